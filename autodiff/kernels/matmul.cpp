@@ -1,0 +1,120 @@
+// matmul with NumPy semantics; every 2-D product is one BLAS gemm call on the operands' own
+// buffers (no copies). A batch of a against a single matrix b is folded into one gemm (M*batch rows).
+#include <cblas.h>
+
+#include <array>
+#include <climits>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+#include "autodiff/tensor_ops.hpp"
+
+namespace jetgrad {
+
+namespace {
+
+blasint to_blas(std::size_t v, const Shape& a, const Shape& b) {
+  if (v > static_cast<std::size_t>(INT_MAX))
+    throw ValueError("matmul: shapes " + a.str() + " and " + b.str() + " exceed the BLAS index range (" +
+                     std::to_string(v) + " > " + std::to_string(INT_MAX) + ")");
+  return static_cast<blasint>(v);
+}
+
+// C (m x n) = A (m x k) B (k x n), all row-major and contiguous.
+template <class T>
+void gemm(const T* A, const T* B, T* C, std::size_t m, std::size_t n, std::size_t k, const Shape& sa,
+          const Shape& sb) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    std::memset(C, 0, m * n * sizeof(T));
+    return;
+  }
+  const blasint M = to_blas(m, sa, sb), N = to_blas(n, sa, sb), K = to_blas(k, sa, sb);
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+  else
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0, A, K, B, N, 0.0, C, N);
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_same_dtype(a, b, "matmul");
+  const Shape& sa = a.shape();
+  const Shape& sb = b.shape();
+  const std::string both = "matmul: shapes " + sa.str() + " and " + sb.str();
+  if (sa.rank() == 0 || sb.rank() == 0) throw ShapeError(both + " do not fit: matmul needs operands of rank >= 1");
+
+  // Promote 1-D operands: (k,) -> (1, k) on the left, (k,) -> (k, 1) on the right.
+  const bool a_vec = sa.rank() == 1, b_vec = sb.rank() == 1;
+  const std::size_t m = a_vec ? 1 : sa[sa.rank() - 2];
+  const std::size_t k = sa[sa.rank() - 1];
+  const std::size_t kb = b_vec ? sb[0] : sb[sb.rank() - 2];
+  const std::size_t n = b_vec ? 1 : sb[sb.rank() - 1];
+  if (k != kb)
+    throw ShapeError(both + " do not fit: inner dimensions " + std::to_string(k) + " and " + std::to_string(kb) +
+                     " differ");
+
+  // Batch axes (everything before the last two).
+  Shape ba, bb;
+  for (int i = 0; i + 2 < sa.rank(); ++i) ba.push_back(sa[i]);
+  for (int i = 0; i + 2 < sb.rank(); ++i) bb.push_back(sb[i]);
+  Shape batch;
+  try {
+    batch = broadcast_shapes(ba, bb, "matmul");
+  } catch (const ShapeError&) {
+    throw ShapeError(both + " do not fit: batch dimensions " + ba.str() + " and " + bb.str() +
+                     " do not broadcast");
+  }
+
+  Shape out_shape = batch;
+  if (!a_vec) out_shape.push_back(m);
+  if (!b_vec) out_shape.push_back(n);
+  Tensor out;
+  out.resize(out_shape, a.dtype());
+
+  const std::size_t nbatch = batch.numel();
+  dispatch_dtype(a.dtype(), [&](auto z) {
+    using T = decltype(z);
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* pc = out.data<T>();
+    if (bb.rank() == 0) {
+      // b is one matrix: a's batch (contiguous) folds into the rows of one product.
+      gemm(pa, pb, pc, nbatch * m, n, k, sa, sb);
+      return;
+    }
+    // Loop over the broadcast batch; an operand's batch offset uses stride 0 on broadcast axes.
+    const int R = batch.rank();
+    std::array<std::size_t, Shape::max_rank> stride_a{}, stride_b{};
+    {
+      std::size_t st = m * k;
+      for (int i = R - 1, j = ba.rank() - 1; i >= 0; --i, --j) {
+        const std::size_t d = j >= 0 ? ba[j] : 1;
+        stride_a[static_cast<std::size_t>(i)] = d == 1 ? 0 : st;
+        st *= d;
+      }
+      st = k * n;
+      for (int i = R - 1, j = bb.rank() - 1; i >= 0; --i, --j) {
+        const std::size_t d = j >= 0 ? bb[j] : 1;
+        stride_b[static_cast<std::size_t>(i)] = d == 1 ? 0 : st;
+        st *= d;
+      }
+    }
+    for (std::size_t t = 0; t < nbatch; ++t) {
+      std::size_t rem = t, oa = 0, ob = 0;
+      for (int i = R - 1; i >= 0; --i) {
+        const auto ui = static_cast<std::size_t>(i);
+        const std::size_t idx = rem % batch[i];
+        rem /= batch[i];
+        oa += idx * stride_a[ui];
+        ob += idx * stride_b[ui];
+      }
+      gemm(pa + oa, pb + ob, pc + t * m * n, m, n, k, sa, sb);
+    }
+  });
+  return out;
+}
+
+}  // namespace jetgrad

@@ -1,0 +1,124 @@
+// Operations on Tensor values (no differentiation): NumPy names, NumPy broadcasting.
+// Elementwise maths is vectorized with xsimd, reductions have their own xsimd kernels,
+// matmul goes to BLAS (sgemm/dgemm). Both operands of a binary op must share a dtype
+// (DTypeError otherwise); a plain number takes the tensor's dtype.
+//
+// The same names exist for Var (autodiff/var.hpp), so a rule written once as a template works on
+// values (fast sweeps) and on variables (recorded sweeps, for derivatives of derivatives).
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "autodiff/tensor.hpp"
+
+namespace jetgrad {
+
+// ---- elementwise, unary ---------------------------------------------------------------------
+Tensor operator-(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor tan(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sinh(const Tensor& x);
+Tensor cosh(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor sign(const Tensor& x);  // -1, 0 or 1
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor softplus(const Tensor& x);  // log(1 + exp(x)), computed without overflow
+Tensor erf(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor reciprocal(const Tensor& x);
+Tensor pow(const Tensor& x, double p);
+
+// ---- elementwise, binary (broadcasting) ----------------------------------------------------------
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+
+// In-place accumulation, a += b with b broadcast to a's shape (a's shape never changes).
+Tensor& operator+=(Tensor& a, const Tensor& b);
+
+// Comparisons give 1 where true and 0 where false, in the operands' dtype.
+Tensor less(const Tensor& a, const Tensor& b);
+Tensor less_equal(const Tensor& a, const Tensor& b);
+Tensor greater(const Tensor& a, const Tensor& b);
+Tensor greater_equal(const Tensor& a, const Tensor& b);
+Tensor equal(const Tensor& a, const Tensor& b);
+Tensor not_equal(const Tensor& a, const Tensor& b);
+
+// cond ? a : b elementwise (cond nonzero means true), all three broadcast together.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+Tensor clamp(const Tensor& x, double lo, double hi);
+
+// ---- reductions (all elements, or along one axis) ----------------------------------------------
+Tensor sum(const Tensor& x);
+Tensor sum(const Tensor& x, int axis, bool keepdims = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, int axis, bool keepdims = false);
+Tensor max(const Tensor& x);
+Tensor max(const Tensor& x, int axis, bool keepdims = false);
+Tensor min(const Tensor& x);
+Tensor min(const Tensor& x, int axis, bool keepdims = false);
+Tensor prod(const Tensor& x);
+Tensor prod(const Tensor& x, int axis, bool keepdims = false);
+Tensor logsumexp(const Tensor& x);  // max-shifted, never overflows
+Tensor logsumexp(const Tensor& x, int axis, bool keepdims = false);
+// Index of the first largest element (flat index for the all-elements form), stored as float64
+// (exact for every index below 2^53).
+Tensor argmax(const Tensor& x);
+Tensor argmax(const Tensor& x, int axis, bool keepdims = false);
+
+Tensor softmax(const Tensor& x, int axis = -1);
+Tensor log_softmax(const Tensor& x, int axis = -1);
+
+// ---- linear algebra ----------------------------------------------------------------------------
+// NumPy matmul: 1-D operands are promoted (and the added axis removed again), leading batch axes
+// broadcast; each 2-D product is one BLAS gemm call.
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---- layout ------------------------------------------------------------------------------------
+Tensor reshape(const Tensor& x, const Shape& shape);
+Tensor transpose(const Tensor& x);  // reverses the axes
+Tensor transpose(const Tensor& x, std::span<const int> perm);
+Tensor transpose(const Tensor& x, std::initializer_list<int> perm);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+// Sums x down to `shape`, the shape it was broadcast from (the adjoint of broadcast_to).
+Tensor sum_to(const Tensor& x, const Shape& shape);
+// Elements start, start+step, ... below stop along `axis` (step > 0; bounds clipped as in Python).
+Tensor slice(const Tensor& x, int axis, std::ptrdiff_t start, std::ptrdiff_t stop, std::ptrdiff_t step = 1);
+// The adjoint of slice: a zero tensor of `shape` with x written at the sliced positions.
+Tensor unslice(const Tensor& x, const Shape& shape, int axis, std::ptrdiff_t start, std::ptrdiff_t stop,
+               std::ptrdiff_t step = 1);
+Tensor concat(std::span<const Tensor> parts, int axis);
+Tensor concat(std::initializer_list<Tensor> parts, int axis);
+// np.take(x, indices, axis): the result's `axis` extent is indices.size(); an index out of range
+// throws ValueError naming it.
+Tensor gather(const Tensor& x, std::span<const std::size_t> indices, int axis);
+// The adjoint of gather: zeros of `shape`, x's slices added at `indices` along `axis`.
+Tensor scatter_add(const Tensor& x, std::span<const std::size_t> indices, int axis, const Shape& shape);
+
+// ---- comparison helpers for tests --------------------------------------------------------------
+// Largest |a - b| over broadcast elements.
+double max_abs_diff(const Tensor& a, const Tensor& b);
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
+
+}  // namespace jetgrad
