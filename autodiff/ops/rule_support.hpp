@@ -1,0 +1,67 @@
+// What every primitive's rules see. Internal to the sweeps; users never include it.
+//
+// A rule struct `NameOp` for each entry of op_list.hpp has:
+//   static Tensor eval(const EvalArgs&)                      the value (a template over X for
+//                                                            elementwise ops: see ops/real.hpp)
+//   template <class X> static void vjp(const VjpArgs<X>&, Cotangents<X>&)
+//                                                            the reverse rule, written once with
+//                                                            operations that exist for both Tensor
+//                                                            (plain sweeps) and Var (recorded sweeps)
+// A cotangent left empty is a symbolic zero: no work is done for it.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <optional>
+
+#include "autodiff/tape.hpp"
+#include "autodiff/tensor_ops.hpp"
+#include "autodiff/var.hpp"
+
+namespace jetgrad::rules {
+
+// Elementwise rules take their eval over X (Tensor, or Real in the scalar lane); the others over Tensor.
+template <class X>
+struct EvalArgsT {
+  std::array<const X*, Node::max_inputs> in{};
+  int num_inputs = 0;
+  const Attrs* attrs = nullptr;  // never null for ops that take attributes
+
+  const X& x(int i = 0) const { return *in[static_cast<std::size_t>(i)]; }
+  const Attrs& at() const { return *attrs; }
+};
+using EvalArgs = EvalArgsT<Tensor>;
+
+template <class X>
+struct VjpArgs {
+  const X& g;    // the output's cotangent
+  std::array<const X*, Node::max_inputs> in{};
+  const X& out;  // the output's value
+  const Attrs* attrs = nullptr;
+
+  const X& x(int i = 0) const { return *in[static_cast<std::size_t>(i)]; }
+  const Attrs& at() const { return *attrs; }
+};
+
+template <class X>
+using Cotangents = std::array<std::optional<X>, Node::max_inputs>;
+
+// A number with the dtype of x (and, for Var, on x's tape), for rules written once for both.
+inline Tensor scalar_like(const Tensor& x, double v) { return Tensor(v, x.dtype()); }
+inline Var scalar_like(const Var& x, double v) { return x.tape()->constant(Tensor(v, x.dtype())); }
+
+// The shape `x` has after a keepdims reduction, and the cotangent g viewed with it.
+inline Shape keepdims_shape(const Shape& x, const Attrs& at) {
+  if (at.axis == Attrs::all_axes) {
+    Shape s;
+    for (int i = 0; i < x.rank(); ++i) s.push_back(1);
+    return s;
+  }
+  return reduced_shape(x, at.axis, /*keepdims=*/true);
+}
+template <class X>
+X expand_reduced(const X& g, const Shape& input_shape, const Attrs& at) {
+  return broadcast_to(reshape(g, keepdims_shape(input_shape, at)), input_shape);
+}
+
+}  // namespace jetgrad::rules

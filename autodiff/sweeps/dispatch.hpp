@@ -1,0 +1,29 @@
+// Dispatch from an entry's op to its rule struct, generated from op_list.hpp. Internal.
+#pragma once
+
+#include "autodiff/ops/real.hpp"
+#include "autodiff/ops/rule_support.hpp"
+#include "autodiff/ops/taylor_rules.hpp"
+
+namespace jetgrad::rules {
+
+Tensor eval_op(Op op, const EvalArgs& args);
+
+template <class X>
+void vjp_op(Op op, const VjpArgs<X>& args, Cotangents<X>& cotangents);
+
+extern template void vjp_op<Tensor>(Op, const VjpArgs<Tensor>&, Cotangents<Tensor>&);
+extern template void vjp_op<Var>(Op, const VjpArgs<Var>&, Cotangents<Var>&);
+
+void taylor_op(Op op, const TaylorArgs& args, Series& out);
+
+// The scalar lane (ops/real.hpp): ops whose rules also run on plain doubles, used when every
+// input and the output are 0-d float64.
+bool in_scalar_lane(Op op);
+Real eval_scalar(Op op, const EvalArgsT<Real>& args);
+void vjp_scalar(Op op, const VjpArgs<Real>& args, Cotangents<Real>& cotangents);
+
+// Whether gradients can flow through the op at all (false for piecewise-constant ones).
+bool op_is_differentiable(Op op);
+
+}  // namespace jetgrad::rules

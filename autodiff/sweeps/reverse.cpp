@@ -1,0 +1,272 @@
+// The reverse sweep: one backward loop over the tape accumulating adjoints.
+//
+//   ā_i = Σ over entries j that use i of  vjp_j(ā_j)   (j > i, so one pass from the end suffices)
+//
+// The same loop runs on values (X = Tensor: the fast path for training) and on variables
+// (X = Var: every rule application is recorded on the tape, so the gradient can be
+// differentiated again). Entries that no input reaches (needs_grad false) and cotangents that are
+// symbolic zeros are skipped.
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <vector>
+
+#include "autodiff/sweeps/dispatch.hpp"
+#include "autodiff/var.hpp"
+
+namespace jetgrad {
+
+namespace {
+
+template <class X>
+struct Sweep;
+
+// Anomaly mode: names the entry whose reverse rule made the first NaN or infinity (the forward
+// values are checked as they are recorded, tape.cpp).
+void check_cotangent_finite(const Tape& tape, std::size_t entry, std::int32_t input, double value,
+                            std::size_t element) {
+  if (std::isfinite(value)) return;
+  throw Error("anomaly: the reverse rule of entry #" + std::to_string(entry) + " (" + op_name(tape.node(entry).op) +
+              ") produced " + std::to_string(value) + " at element " + std::to_string(element) +
+              " of the cotangent of entry #" + std::to_string(input));
+}
+void check_cotangent_finite(const Tape& tape, std::size_t entry, std::int32_t input, const Tensor& g) {
+  for (std::size_t e = 0; e < g.numel(); ++e) check_cotangent_finite(tape, entry, input, g.at(e), e);
+}
+
+// Adjoint accumulation over values. Adjoints of 0-d float64 entries are plain doubles, and
+// scalar-lane entries run their rules on doubles (ops/real.hpp); other adjoints are tensors kept
+// in a side table, so the per-entry bookkeeping is one int and one double.
+template <>
+struct Sweep<Tensor> {
+  static constexpr std::int32_t zero = -1, in_scalar = -2;
+
+  Tape& tape;
+  std::vector<double> scalar;
+  std::vector<std::int32_t> slot;  // zero, in_scalar, or an index into tensors
+  std::vector<Tensor> tensors;
+
+  explicit Sweep(Tape& t) : tape(t), scalar(t.size()), slot(t.size(), zero) {}
+
+  static bool is_real(const Tensor& t) { return t.rank() == 0 && t.dtype() == DType::f64; }
+  bool has(std::size_t i) const { return slot[i] != zero; }
+
+  void accumulate_real(std::size_t i, double g) {
+    if (slot[i] == in_scalar) {
+      scalar[i] += g;
+    } else {
+      scalar[i] = g;
+      slot[i] = in_scalar;
+    }
+  }
+  void accumulate(std::int32_t index, Tensor&& g) {
+    const auto i = static_cast<std::size_t>(index);
+    if (is_real(tape.node(i).value)) {
+      accumulate_real(i, g.item());
+    } else if (slot[i] >= 0) {
+      tensors[static_cast<std::size_t>(slot[i])] += g;
+    } else {
+      slot[i] = static_cast<std::int32_t>(tensors.size());
+      tensors.push_back(std::move(g));
+    }
+  }
+  // The adjoint as a tensor (a copy), or zeros.
+  Tensor adjoint(std::size_t i) const {
+    const Node& n = tape.node(i);
+    if (slot[i] == in_scalar) return Tensor(scalar[i]);
+    if (slot[i] >= 0) return tensors[static_cast<std::size_t>(slot[i])];
+    return Tensor::zeros(n.value.shape(), n.value.dtype());
+  }
+  void release(std::size_t i) {
+    if (slot[i] >= 0) tensors[static_cast<std::size_t>(slot[i])] = Tensor();
+    slot[i] = zero;
+  }
+
+  void step(std::size_t i) {
+    const Node& n = tape.node(i);
+    if (n.scalar_lane) {
+      step_real(i, n);
+      return;
+    }
+    Tensor real_g;
+    if (slot[i] == in_scalar) real_g = Tensor(scalar[i]);
+    const Tensor& g = slot[i] == in_scalar ? real_g : tensors[static_cast<std::size_t>(slot[i])];
+    rules::VjpArgs<Tensor> args{g, {}, n.value, tape.attrs_of(n)};
+    for (int k = 0; k < n.num_inputs; ++k)
+      args.in[static_cast<std::size_t>(k)] = &tape.node(static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)])).value;
+    rules::Cotangents<Tensor> gin;
+    rules::vjp_op(n.op, args, gin);
+    for (int k = 0; k < n.num_inputs; ++k) {
+      auto& gk = gin[static_cast<std::size_t>(k)];
+      const std::int32_t in = n.inputs[static_cast<std::size_t>(k)];
+      if (!gk || !tape.node(static_cast<std::size_t>(in)).needs_grad) continue;
+      if (tape.detect_anomaly()) check_cotangent_finite(tape, i, in, *gk);
+      accumulate(in, std::move(*gk));
+    }
+  }
+
+  void step_real(std::size_t i, const Node& n) {
+    const rules::Real g{scalar[i]}, out{*n.value.data<double>()};
+    std::array<rules::Real, Node::max_inputs> in;
+    rules::VjpArgs<rules::Real> args{g, {}, out, tape.attrs_of(n)};
+    for (int k = 0; k < n.num_inputs; ++k) {
+      const auto ik = static_cast<std::size_t>(k);
+      in[ik].v = *tape.node(static_cast<std::size_t>(n.inputs[ik])).value.data<double>();
+      args.in[ik] = &in[ik];
+    }
+    rules::Cotangents<rules::Real> gin;
+    rules::vjp_scalar(n.op, args, gin);
+    for (int k = 0; k < n.num_inputs; ++k) {
+      const auto ik = static_cast<std::size_t>(k);
+      const auto input = static_cast<std::size_t>(n.inputs[ik]);
+      if (!gin[ik] || !tape.node(input).needs_grad) continue;
+      if (tape.detect_anomaly()) check_cotangent_finite(tape, i, n.inputs[ik], gin[ik]->v, 0);
+      accumulate_real(input, gin[ik]->v);
+    }
+  }
+};
+
+// Adjoint accumulation over variables: rules record onto the tape as they go (entries never move,
+// so references to earlier ones stay valid).
+template <>
+struct Sweep<Var> {
+  Tape& tape;
+  std::vector<std::optional<Var>> adjoint;
+  std::vector<Var> handles;  // Var for every entry that existed when the sweep started
+
+  bool has(std::size_t i) const { return adjoint[i].has_value(); }
+  void release(std::size_t i) { adjoint[i].reset(); }
+  void accumulate(std::int32_t i, Var&& g) {
+    auto& slot = adjoint[static_cast<std::size_t>(i)];
+    if (slot) slot = *slot + g;
+    else slot = std::move(g);
+  }
+  void step(std::size_t i) {
+    const Node& n = tape.node(i);
+    const int num_inputs = n.num_inputs;
+    const std::array<std::int32_t, Node::max_inputs> inputs = n.inputs;
+    const Var g = *adjoint[i];
+    rules::VjpArgs<Var> args{g, {}, handles[i], tape.attrs_of(n)};
+    for (int k = 0; k < num_inputs; ++k)
+      args.in[static_cast<std::size_t>(k)] = &handles[static_cast<std::size_t>(inputs[static_cast<std::size_t>(k)])];
+    rules::Cotangents<Var> gin;
+    rules::vjp_op(n.op, args, gin);
+    for (int k = 0; k < num_inputs; ++k) {
+      auto& gk = gin[static_cast<std::size_t>(k)];
+      const std::int32_t in = inputs[static_cast<std::size_t>(k)];
+      if (gk && tape.node(static_cast<std::size_t>(in)).needs_grad) accumulate(in, std::move(*gk));
+    }
+  }
+};
+
+void check_cotangent(const Tensor& value, const Tensor& cotangent, std::size_t k) {
+  if (!(cotangent.shape() == value.shape())) {
+    throw ShapeError("vjp: cotangent " + std::to_string(k) + " has shape " + cotangent.shape().str() +
+                     ", expected the output's shape " + value.shape().str());
+  }
+  check_same_dtype(value, cotangent, "vjp");
+}
+
+// Runs the backward loop from the highest seeded entry down to the lowest entry in `wrt`,
+// releasing each adjoint once used (except those asked for).
+template <class X>
+void run(Sweep<X>& sweep, std::int32_t highest, std::span<const Var> wrt) {
+  std::int32_t lowest = highest;
+  for (const Var& v : wrt) lowest = std::min(lowest, v.index());
+  std::vector<bool> keep(static_cast<std::size_t>(std::max(highest, 0)) + 1, false);
+  for (const Var& v : wrt)
+    if (v.index() <= highest) keep[static_cast<std::size_t>(v.index())] = true;
+  for (std::int32_t i = highest; i > lowest; --i) {
+    const auto idx = static_cast<std::size_t>(i);
+    if (!sweep.has(idx) || !sweep.tape.node(idx).needs_grad) continue;
+    if (sweep.tape.node(idx).op == Op::Input) continue;
+    sweep.step(idx);
+    if (!keep[idx]) sweep.release(idx);
+  }
+}
+
+}  // namespace
+
+std::vector<Tensor> Tape::vjp(std::span<const Var> outputs, std::span<const Tensor> cotangents,
+                              std::span<const Var> wrt) {
+  check_thread("vjp");
+  if (outputs.size() != cotangents.size()) {
+    throw ValueError("vjp: " + std::to_string(outputs.size()) + " outputs but " +
+                     std::to_string(cotangents.size()) + " cotangents");
+  }
+  for (const Var& v : wrt) check_var(v, "gradient");
+  Sweep<Tensor> sweep(*this);
+  std::int32_t highest = -1;
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    check_var(outputs[k], "vjp");
+    check_cotangent(outputs[k].value(), cotangents[k], k);
+    if (!nodes_[static_cast<std::size_t>(outputs[k].index())].needs_grad) continue;
+    sweep.accumulate(outputs[k].index(), Tensor(cotangents[k]));
+    highest = std::max(highest, outputs[k].index());
+  }
+  run(sweep, highest, wrt);
+  std::vector<Tensor> grads;
+  grads.reserve(wrt.size());
+  for (const Var& v : wrt) grads.push_back(sweep.adjoint(static_cast<std::size_t>(v.index())));
+  return grads;
+}
+
+std::vector<Tensor> Tape::vjp(const Var& output, const Tensor& cotangent, std::span<const Var> wrt) {
+  return vjp(std::span<const Var>(&output, 1), std::span<const Tensor>(&cotangent, 1), wrt);
+}
+
+std::vector<Tensor> Tape::gradient(const Var& output, std::span<const Var> wrt) {
+  check_var(output, "gradient");
+  if (output.numel() != 1) {
+    throw ShapeError("gradient: the output must have one element, got shape " + output.shape().str() +
+                     " (use vjp with a cotangent for other outputs)");
+  }
+  return vjp(output, Tensor::ones(output.shape(), output.dtype()), wrt);
+}
+
+std::vector<Tensor> Tape::gradient(const Var& output, std::initializer_list<Var> wrt) {
+  return gradient(output, std::span<const Var>(wrt.begin(), wrt.size()));
+}
+
+std::vector<Var> Tape::vjp_vars(std::span<const Var> outputs, std::span<const Var> cotangents,
+                                std::span<const Var> wrt) {
+  check_thread("vjp");
+  if (outputs.size() != cotangents.size()) {
+    throw ValueError("vjp: " + std::to_string(outputs.size()) + " outputs but " +
+                     std::to_string(cotangents.size()) + " cotangents");
+  }
+  for (const Var& v : wrt) check_var(v, "gradient");
+  const std::size_t n = nodes_.size();
+  Sweep<Var> sweep{*this, std::vector<std::optional<Var>>(n), {}};
+  sweep.handles.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) sweep.handles.push_back(Var(this, static_cast<std::int32_t>(i), generation_));
+  std::int32_t highest = -1;
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    check_var(outputs[k], "vjp");
+    check_var(cotangents[k], "vjp");
+    check_cotangent(outputs[k].value(), cotangents[k].value(), k);
+    if (!nodes_[static_cast<std::size_t>(outputs[k].index())].needs_grad) continue;
+    sweep.accumulate(outputs[k].index(), Var(cotangents[k]));
+    highest = std::max(highest, outputs[k].index());
+  }
+  run(sweep, highest, wrt);
+  std::vector<Var> grads;
+  grads.reserve(wrt.size());
+  for (const Var& v : wrt) {
+    auto& slot = sweep.adjoint[static_cast<std::size_t>(v.index())];
+    grads.push_back(slot ? *slot : constant(Tensor::zeros(v.shape(), v.dtype())));
+  }
+  return grads;
+}
+
+std::vector<Var> Tape::gradient_vars(const Var& output, std::span<const Var> wrt) {
+  check_var(output, "gradient");
+  if (output.numel() != 1) {
+    throw ShapeError("gradient: the output must have one element, got shape " + output.shape().str() +
+                     " (use vjp with a cotangent for other outputs)");
+  }
+  const Var seed = constant(Tensor::ones(output.shape(), output.dtype()));
+  return vjp_vars(std::span<const Var>(&output, 1), std::span<const Var>(&seed, 1), wrt);
+}
+
+}  // namespace jetgrad

@@ -1,0 +1,181 @@
+#include "autodiff/tape.hpp"
+
+#include <atomic>
+#include <cmath>
+#include <sstream>
+
+#include "autodiff/custom.hpp"
+#include "autodiff/sweeps/dispatch.hpp"
+#include "autodiff/var.hpp"
+
+namespace jetgrad {
+
+namespace {
+thread_local bool no_grad_active = false;
+
+// Index of the first NaN or infinity in t, or -1.
+std::ptrdiff_t first_non_finite(const Tensor& t) {
+  return dispatch_dtype(t.dtype(), [&](auto zero) -> std::ptrdiff_t {
+    using T = decltype(zero);
+    const T* p = t.data<T>();
+    for (std::size_t i = 0; i < t.numel(); ++i)
+      if (!std::isfinite(p[i])) return static_cast<std::ptrdiff_t>(i);
+    return -1;
+  });
+}
+}  // namespace
+
+const char* compare_name(CompareKind kind) {
+  switch (kind) {
+    case CompareKind::less: return "less";
+    case CompareKind::less_equal: return "less_equal";
+    case CompareKind::greater: return "greater";
+    case CompareKind::greater_equal: return "greater_equal";
+    case CompareKind::equal: return "equal";
+    case CompareKind::not_equal: return "not_equal";
+  }
+  return "?";
+}
+
+NoGrad::NoGrad() : previous_(no_grad_active) { no_grad_active = true; }
+NoGrad::~NoGrad() { no_grad_active = previous_; }
+bool NoGrad::active() { return no_grad_active; }
+
+namespace {
+std::atomic<std::uint64_t> next_tape_id{1};  // the only process-wide state: a thread-safe counter
+}  // namespace
+
+Tape::Tape() : id_(next_tape_id.fetch_add(1, std::memory_order_relaxed)), owner_(std::this_thread::get_id()) {}
+
+void Tape::check_thread(const char* what) const {
+  if (std::this_thread::get_id() != owner_) {
+    std::ostringstream os;
+    os << what << ": this tape belongs to thread " << owner_ << " but was used from thread "
+       << std::this_thread::get_id() << " (make one tape per thread)";
+    throw TapeError(os.str());
+  }
+}
+
+void Tape::check_var(const Var& v, const char* what) const {
+  if (v.tape_ == nullptr) throw TapeError(std::string(what) + ": variable is not attached to a tape");
+  if (v.tape_ != this) throw TapeError(std::string(what) + ": variables from two different tapes mixed");
+  if (v.generation_ != generation_) {
+    throw TapeError(std::string(what) + ": variable #" + std::to_string(v.index_) +
+                    " was recorded before the tape was cleared (recorded in generation " +
+                    std::to_string(v.generation_) + ", tape is at generation " + std::to_string(generation_) + ")");
+  }
+}
+
+Var Tape::variable(const Tensor& value) {
+  Var v = record(Op::Input, {}, value);
+  nodes_.back().needs_grad = true;
+  inputs_.push_back(v.index_);
+  return v;
+}
+
+Var Tape::constant(const Tensor& value) { return record(Op::Constant, {}, value); }
+
+Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs) {
+  check_thread(op_name(op));
+  if (inputs.size() > static_cast<std::size_t>(Node::max_inputs)) {
+    throw ValueError(std::string(op_name(op)) + ": at most " + std::to_string(Node::max_inputs) +
+                     " inputs, got " + std::to_string(inputs.size()));
+  }
+  for (const Var& v : inputs) check_var(v, op_name(op));
+  if (detect_anomaly_) {
+    const std::ptrdiff_t bad = first_non_finite(value);
+    if (bad >= 0) {
+      throw Error("anomaly: entry #" + std::to_string(nodes_.size()) + " (" + op_name(op) + ") produced " +
+                  std::to_string(value.at(static_cast<std::size_t>(bad))) + " at element " + std::to_string(bad) +
+                  " of its result of shape " + value.shape().str());
+    }
+  }
+  const auto is_real = [](const Tensor& t) { return t.rank() == 0 && t.dtype() == DType::f64; };
+  const bool real_output = is_real(value);
+  Node& node = nodes_.emplace_back(op, std::move(value));
+  node.num_inputs = static_cast<std::uint8_t>(inputs.size());
+  node.scalar_lane = !inputs.empty() && real_output && rules::in_scalar_lane(op);
+  bool any_input_needs_grad = false;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    node.inputs[i] = inputs[i].index_;
+    const Node& in = nodes_[static_cast<std::size_t>(inputs[i].index_)];
+    any_input_needs_grad |= in.needs_grad;
+    node.scalar_lane &= is_real(in.value);
+  }
+  node.needs_grad = any_input_needs_grad && rules::op_is_differentiable(op) && !NoGrad::active();
+  if (attrs != nullptr) {
+    node.attrs = static_cast<std::int32_t>(attrs_.size());
+    attrs_.emplace_back(*attrs);
+  }
+  return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
+}
+
+std::size_t Tape::value_bytes() const {
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) bytes += nodes_[i].value.nbytes();
+  return bytes;
+}
+
+void Tape::clear() {
+  check_thread("clear");
+  nodes_.clear();
+  attrs_.clear();
+  inputs_.clear();
+  ++generation_;
+}
+
+namespace {
+std::string entry_label(const Tape& tape, std::size_t i) {
+  const Node& n = tape.node(i);
+  std::ostringstream os;
+  os << op_name(n.op);
+  if (const Attrs* at = tape.attrs_of(n)) {
+    switch (n.op) {
+      case Op::PowScalar: os << "(p=" << at->scalar << ")"; break;
+      case Op::Compare: os << "(" << compare_name(at->compare) << ")"; break;
+      case Op::Branch: os << "(recorded " << (at->branch_taken ? "true" : "false") << ")"; break;
+      case Op::Sum:
+      case Op::Max:
+      case Op::LogSumExp:
+        if (at->axis == Attrs::all_axes) os << "(all)";
+        else os << "(axis=" << at->axis << (at->keepdims ? ", keepdims" : "") << ")";
+        break;
+      case Op::Custom: os << "(" << at->custom->name() << ")"; break;
+      default: break;
+    }
+  }
+  return os.str();
+}
+}  // namespace
+
+std::string Tape::listing() const {
+  std::ostringstream os;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& n = nodes_[i];
+    os << '%' << i << " = " << entry_label(*this, i);
+    for (int k = 0; k < n.num_inputs; ++k) os << (k == 0 ? " " : ", ") << '%' << n.inputs[static_cast<std::size_t>(k)];
+    os << "  : " << dtype_name(n.value.dtype()) << n.value.shape().str();
+    if (n.value.numel() == 1) os << " = " << n.value.item();
+    if (!n.needs_grad && n.op != Op::Constant) os << "  [no grad]";
+    os << '\n';
+  }
+  return os.str();
+}
+
+std::string Tape::to_dot() const {
+  std::ostringstream os;
+  os << "digraph tape {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n";
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& n = nodes_[i];
+    const char* style = n.op == Op::Input      ? ", style=filled, fillcolor=\"#cde8ff\""
+                        : n.op == Op::Constant ? ", style=dashed"
+                                               : "";
+    os << "  n" << i << " [label=\"%" << i << " " << entry_label(*this, i) << "\\n" << n.value.shape().str()
+       << "\"" << style << "];\n";
+    for (int k = 0; k < n.num_inputs; ++k) os << "  n" << n.inputs[static_cast<std::size_t>(k)] << " -> n" << i << ";\n";
+  }
+  os << "}\n";
+  return os.str();
+}
+
+}  // namespace jetgrad

@@ -1,0 +1,175 @@
+// Tape: a flat, topologically ordered list of recorded primitive applications (a Wengert list).
+//
+//   Tape tape;
+//   Var x = tape.variable(x0);              // an input
+//   Var y = sum(sin(x) * exp(x));           // recorded as it computes (eager)
+//   Tensor g = tape.gradient(y, {x})[0];    // reverse sweep
+//   tape.replay({x1});                      // re-evaluate every entry at new inputs, no re-recording
+//
+// Entries only refer to earlier entries, so every sweep is one loop over the array: forward for
+// replay and Taylor, backward for adjoints. A tape belongs to the thread that made it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "autodiff/ops/op_list.hpp"
+#include "autodiff/stable_vector.hpp"
+#include "autodiff/tensor.hpp"
+
+namespace jetgrad {
+
+enum class Op : std::uint8_t {
+#define JETGRAD_OP_ENUM(name, arity) name,
+  JETGRAD_PRIMITIVES(JETGRAD_OP_ENUM)
+#undef JETGRAD_OP_ENUM
+};
+const char* op_name(Op op);
+
+enum class CompareKind : std::uint8_t { less, less_equal, greater, greater_equal, equal, not_equal };
+const char* compare_name(CompareKind kind);
+
+class Var;
+class CustomRule;
+
+// The attributes of one entry: whatever its rules need besides the input values.
+struct Attrs {
+  static constexpr int all_axes = -128;  // reductions over every element
+
+  double scalar = 0.0;  // PowScalar exponent
+  int axis = 0;         // reductions, slice, gather (negative-normalized where it matters)
+  bool keepdims = false;
+  CompareKind compare = CompareKind::less;
+  bool branch_taken = false;             // Branch: the outcome recorded
+  std::ptrdiff_t start = 0, stop = 0, step = 1;  // Slice / Unslice
+  Shape shape;                           // Reshape/BroadcastTo/SumTo target, Unslice/ScatterAdd full shape
+  std::array<int, Shape::max_rank> perm{};       // Transpose
+  std::shared_ptr<const std::vector<std::size_t>> indices;  // Gather / ScatterAdd
+  const CustomRule* custom = nullptr;    // Custom
+};
+
+// One recorded primitive application.
+struct Node {
+  static constexpr int max_inputs = 4;
+
+  Node(Op o, Tensor&& v) noexcept : op(o), value(std::move(v)) {}
+
+  Op op = Op::Constant;
+  std::uint8_t num_inputs = 0;
+  bool needs_grad = false;   // some input path leads to an Input, outside no_grad
+  bool scalar_lane = false;  // it and its inputs are 0-d float64, and its rules run on doubles
+  std::array<std::int32_t, max_inputs> inputs{-1, -1, -1, -1};
+  std::int32_t attrs = -1;  // index into the tape's attribute table, -1 for none
+  Tensor value;
+};
+
+// Options of a reverse sweep.
+struct GradOptions {
+  // Record the sweep itself on the tape, so the returned gradients are variables that can be
+  // differentiated again (reverse over reverse, Taylor over reverse). PyTorch's create_graph.
+  bool create_graph = false;
+};
+
+class Tape {
+ public:
+  Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // A new input: a leaf that gradients are taken with respect to.
+  Var variable(const Tensor& value);
+  // A constant leaf (no gradient flows into it; replay keeps its value).
+  Var constant(const Tensor& value);
+
+  std::size_t size() const { return nodes_.size(); }
+  // Bytes held by the entries' values (sum of Tensor::nbytes over every entry): the memory a
+  // recorded forward pass keeps alive for its reverse sweep. Buffer capacity beyond nbytes and the
+  // tape's own bookkeeping (nodes, attributes) are not counted.
+  std::size_t value_bytes() const;
+  const Node& node(std::size_t i) const { return nodes_[i]; }
+  const Attrs* attrs_of(const Node& n) const { return n.attrs < 0 ? nullptr : &attrs_[static_cast<std::size_t>(n.attrs)]; }
+  std::span<const std::int32_t> inputs() const { return inputs_; }
+  std::uint32_t generation() const { return generation_; }
+  // Unique among all tapes of the process (never reused), so that a binding made to one tape can
+  // not be mistaken for another tape that later sits at the same address.
+  std::uint64_t id() const { return id_; }
+
+  // Reverse sweep from a scalar output (cotangent 1) or any output with a cotangent of its shape.
+  // Returns one gradient per variable in `wrt`, zero-filled where no path connects them.
+  std::vector<Tensor> gradient(const Var& output, std::span<const Var> wrt);
+  std::vector<Tensor> gradient(const Var& output, std::initializer_list<Var> wrt);
+  std::vector<Tensor> vjp(const Var& output, const Tensor& cotangent, std::span<const Var> wrt);
+  // Several outputs with a cotangent each (their contributions add up).
+  std::vector<Tensor> vjp(std::span<const Var> outputs, std::span<const Tensor> cotangents,
+                          std::span<const Var> wrt);
+  // The recorded form: gradients as variables on this tape (create_graph).
+  std::vector<Var> gradient_vars(const Var& output, std::span<const Var> wrt);
+  std::vector<Var> vjp_vars(std::span<const Var> outputs, std::span<const Var> cotangents,
+                            std::span<const Var> wrt);
+
+  // Taylor sweep (forward mode of degree K, D directions at once): seeds each variable in `wrt`
+  // with x(t) = x + t v, v = directions[i] of shape [D] + shape(wrt[i]), and returns for each
+  // output its normalized coefficients y_0..y_K (y_0 the value; y_k of shape [D] + shape(y)).
+  // K = 1 is the JVP. Work per entry is O(K²); entries no direction reaches cost nothing.
+  std::vector<std::vector<Tensor>> taylor(std::span<const Var> outputs, std::span<const Var> wrt,
+                                          std::span<const Tensor> directions, int K) const;
+
+  // Re-evaluates every entry with new values for the inputs (in the order they were made).
+  // Values come from the per-thread buffer cache (buffer_pool.hpp), so a fixed graph replays
+  // without heap allocation after the first replay.
+  // Throws TapeError if a recorded Branch no longer holds, naming the entry.
+  void replay(std::span<const Tensor> new_inputs);
+  void replay(std::initializer_list<Tensor> new_inputs) {
+    replay(std::span<const Tensor>(new_inputs.begin(), new_inputs.size()));
+  }
+
+  // Forgets every entry; variables made before become unusable (a TapeError names the cause).
+  void clear();
+
+  // Teaching and debugging: a readable listing, and Graphviz DOT.
+  std::string listing() const;
+  std::string to_dot() const;
+
+  // Anomaly mode: after recording or replaying each entry, check its value for NaN/Inf and throw
+  // naming the first entry that produced one (PyTorch's detect_anomaly); a reverse sweep likewise
+  // names the entry whose reverse rule first produced one.
+  void set_detect_anomaly(bool on) { detect_anomaly_ = on; }
+  bool detect_anomaly() const { return detect_anomaly_; }
+
+  // ---- used by Var operations and the sweeps ----
+  Var record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs = nullptr);
+  void check_var(const Var& v, const char* what) const;
+  void check_thread(const char* what) const;
+
+ private:
+  friend class Var;
+  detail::StableVector<Node> nodes_;  // entries never move: rules may record while holding references
+  detail::StableVector<Attrs> attrs_;
+  std::vector<std::int32_t> inputs_;  // entry index of each variable(), in creation order
+  std::uint32_t generation_ = 0;
+  std::uint64_t id_;
+  std::thread::id owner_;
+  bool detect_anomaly_ = false;
+};
+
+// Inside a NoGrad scope, operations still compute (and record, so replays stay correct) but no
+// gradient flows through what they produce: their results are constants to every sweep.
+class NoGrad {
+ public:
+  NoGrad();
+  ~NoGrad();
+  NoGrad(const NoGrad&) = delete;
+  NoGrad& operator=(const NoGrad&) = delete;
+  static bool active();
+
+ private:
+  bool previous_;
+};
+
+}  // namespace jetgrad

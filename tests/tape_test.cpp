@@ -1,0 +1,522 @@
+// The tape's features (autodiff/tape.hpp): eager recording, NoGrad, several outputs and
+// cotangents, several inputs, replay (= re-recording, branch checks), thread and clear() checks,
+// listing / DOT, anomaly mode, 0-d code.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "autodiff/functional.hpp"
+#include "support/gradcheck_support.hpp"
+
+using namespace jetgrad;
+using Catch::Contains;
+using gc::AllClose;
+
+namespace {
+
+Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) { return gc::random_tensor(s, lo, hi, seed); }
+
+// Message of the exception f throws (empty if none).
+template <class E, class F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// "#i", as error messages name entry i (built with a stream: GCC 12's -Wrestrict misfires on
+// "#" + std::to_string(i)).
+std::string entry_ref(std::size_t i) {
+  std::ostringstream os;
+  os << '#' << i;
+  return os.str();
+}
+
+}  // namespace
+
+TEST_CASE("tape: eager recording computes values as it records", "[tape]") {
+  Tape tape;
+  CHECK(tape.size() == 0);
+  const Tensor x0 = Tensor::from({3}, {0.5, 1.0, 2.0});
+  const Var x = tape.variable(x0);
+  CHECK(tape.size() == 1);
+  CHECK(x.needs_grad());
+  CHECK(x.shape() == Shape{3});
+  const Var s = sin(x);
+  CHECK(tape.size() == 2);
+  CHECK(s.value().at(2) == Approx(std::sin(2.0)).epsilon(1e-15));
+  const Var y = sum(s * exp(x)) + 2.0;
+  double expected = 2.0;
+  for (double v : {0.5, 1.0, 2.0}) expected += std::sin(v) * std::exp(v);
+  CHECK(y.item() == Approx(expected).epsilon(1e-14));
+  CHECK(y.rank() == 0);
+  CHECK(y.dtype() == DType::f64);
+  CHECK(tape.inputs().size() == 1);
+  const Var c = tape.constant(Tensor(3.0));
+  CHECK_FALSE(c.needs_grad());
+  const Var unattached;
+  CHECK_FALSE(unattached.attached());
+  CHECK_THROWS_AS(unattached.value(), TapeError);
+  CHECK_THROWS_AS(exp(unattached), TapeError);
+}
+
+TEST_CASE("tape: NoGrad scopes record values but no gradient", "[tape][nograd]") {
+  Tape tape;
+  const Tensor x0 = Tensor::from({2}, {0.3, -0.7});
+  const Var x = tape.variable(x0);
+  CHECK_FALSE(NoGrad::active());
+  Var frozen;
+  {
+    NoGrad ng;
+    CHECK(NoGrad::active());
+    const std::size_t before = tape.size();
+    frozen = exp(x) * 2.0;
+    CHECK(tape.size() > before);  // still recorded, so replays stay right
+    CHECK_FALSE(frozen.needs_grad());
+    {
+      NoGrad nested;
+      CHECK(NoGrad::active());
+    }
+    CHECK(NoGrad::active());  // the outer scope survives the inner one's end
+  }
+  CHECK_FALSE(NoGrad::active());
+  CHECK_THAT(frozen.value(), AllClose(exp(x0) * 2.0, 1e-15, 0));
+  // y = x · frozen: only the direct path carries gradient.
+  const Var y = sum(x * frozen);
+  CHECK_THAT(tape.gradient(y, {x})[0], AllClose(exp(x0) * 2.0, 1e-15, 0));
+  // An output computed entirely under NoGrad gives zero gradients, not an error.
+  Var z;
+  {
+    NoGrad ng;
+    z = sum(sin(x));
+  }
+  CHECK_THAT(tape.gradient(z, {x})[0], AllClose(Tensor::zeros(Shape{2}), 0, 0));
+  // NoGrad is per thread: another thread does not see this one's scope.
+  NoGrad ng;
+  bool other_active = true;
+  std::thread([&] { other_active = NoGrad::active(); }).join();
+  CHECK_FALSE(other_active);
+}
+
+TEST_CASE("tape: vjp with any cotangent equals Jᵀw from finite differences", "[tape][vjp]") {
+  const Tensor x0 = rnd(Shape{4}, -1, 1, 1);
+  auto F = [](const Var& x) { return concat({sin(x) * x, reshape(sum(exp(x)), Shape{1})}, 0); };  // R^4 -> R^5
+  const Tensor w = rnd(Shape{5}, -1, 1, 2);
+  Tape tape;
+  const Var x = tape.variable(x0);
+  const Var y = F(x);
+  const Var wrt[] = {x};
+  const Tensor g = tape.vjp(y, w, wrt)[0];
+  // Jᵀ w by central differences of ⟨w, F(x)⟩ evaluated in plain C++.
+  auto ref = [&w](const Tensor& xs) {
+    double s = 0, e = 0;
+    for (std::size_t i = 0; i < 4; ++i) {
+      s += w.at(i) * std::sin(xs.at(i)) * xs.at(i);
+      e += std::exp(xs.at(i));
+    }
+    return s + w.at(4) * e;
+  };
+  CHECK_THAT(g, AllClose(gc::central_difference(ref, x0), 1e-6, 1e-8));
+  // The functional form agrees, and returns f(x).
+  const auto [value, g2] = vjp(F, x0, w);
+  CHECK_THAT(g2, AllClose(g, 0, 0));
+  CHECK(value.shape() == Shape{5});
+  // A cotangent of the wrong shape is refused, naming both shapes.
+  const std::string msg = message_of<ShapeError>([&] { tape.vjp(y, Tensor::ones(Shape{4}), wrt); });
+  CHECK_THAT(msg, Contains("(4,)") && Contains("(5,)"));
+  CHECK_THROWS_AS(tape.vjp(y, Tensor::ones(Shape{5}, DType::f32), wrt), DTypeError);
+  // gradient() of a non-scalar names the shape.
+  CHECK_THAT(message_of<ShapeError>([&] { tape.gradient(y, {x}); }), Contains("(5,)"));
+}
+
+TEST_CASE("tape: several outputs with a cotangent each", "[tape][vjp]") {
+  const Tensor a0 = rnd(Shape{2, 3}, -1, 1, 3), b0 = rnd(Shape{3}, -1, 1, 4);
+  const Tensor c1 = rnd(Shape{2, 3}, -1, 1, 5), c2 = rnd(Shape{3}, -1, 1, 6);
+  Tape tape;
+  const Var a = tape.variable(a0), b = tape.variable(b0);
+  const Var h = tanh(a * b);          // (2,3)
+  const Var y1 = h * a;               // (2,3)
+  const Var y2 = sum(h, 0) + b * b;   // (3): shares h with y1
+  const Var outs[] = {y1, y2};
+  const Tensor cots[] = {c1, c2};
+  const Var wrt[] = {a, b};
+  const std::vector<Tensor> g = tape.vjp(outs, cots, wrt);
+  // The contributions add up: the same as the gradient of ⟨c1, y1⟩ + ⟨c2, y2⟩.
+  const std::vector<Tensor> ref = tape.gradient(sum(y1 * c1) + sum(y2 * c2), wrt);
+  CHECK_THAT(g[0], AllClose(ref[0], 1e-14, 1e-15));
+  CHECK_THAT(g[1], AllClose(ref[1], 1e-14, 1e-15));
+  // And each output alone.
+  const std::vector<Tensor> g1 = tape.vjp(y1, c1, wrt), g2 = tape.vjp(y2, c2, wrt);
+  CHECK_THAT(g[0], AllClose(g1[0] + g2[0], 1e-14, 1e-15));
+  CHECK_THAT(g[1], AllClose(g1[1] + g2[1], 1e-14, 1e-15));
+  // Both against finite differences.
+  gc::require_gradcheck(
+      [&](const std::vector<Var>& v) {
+        const Var hh = tanh(v[0] * v[1]);
+        return sum(hh * v[0] * c1) + sum((sum(hh, 0) + v[1] * v[1]) * c2);
+      },
+      {a0, b0});
+  // The same output twice counts twice; mismatched counts are refused.
+  const Var twice[] = {y2, y2};
+  const Tensor cc[] = {c2, c2};
+  CHECK_THAT(tape.vjp(twice, cc, wrt)[1], AllClose(g2[1] * 2.0, 1e-14, 1e-15));
+  CHECK_THROWS_AS(tape.vjp(twice, std::span<const Tensor>(cots, 1), wrt), ValueError);
+}
+
+TEST_CASE("tape: gradients of several inputs, unconnected ones and intermediates", "[tape][grad]") {
+  const Tensor a0 = rnd(Shape{3}, -1, 1, 7), b0 = rnd(Shape{2, 3}, -1, 1, 8);
+  Tape tape;
+  const Var a = tape.variable(a0), b = tape.variable(b0), unused = tape.variable(Tensor::ones(Shape{4}));
+  const Var h = a * b;  // (2,3)
+  const Var y = sum(sin(h)) + sum(a);
+  const std::vector<Tensor> g = tape.gradient(y, {a, b, unused, h});
+  REQUIRE(g.size() == 4);
+  const Tensor ch = cos(a0 * b0);
+  CHECK_THAT(g[0], AllClose(sum(ch * b0, 0) + 1.0, 1e-14, 1e-15));
+  CHECK_THAT(g[1], AllClose(ch * a0, 1e-14, 1e-15));
+  CHECK_THAT(g[2], AllClose(Tensor::zeros(Shape{4}), 0, 0));
+  CHECK_THAT(g[3], AllClose(ch, 1e-14, 1e-15));  // an intermediate's own adjoint
+  // Order of wrt does not matter, and asking for the intermediate does not change the inputs' gradients.
+  const std::vector<Tensor> g2 = tape.gradient(y, {b, a});
+  CHECK_THAT(g2[0], AllClose(g[1], 0, 0));
+  CHECK_THAT(g2[1], AllClose(g[0], 0, 0));
+  // The output itself, and a variable made after the output.
+  CHECK_THAT(tape.gradient(y, {y})[0], AllClose(Tensor(1.0), 0, 0));
+  const Var later = tape.variable(Tensor(2.0));
+  CHECK_THAT(tape.gradient(y, {later})[0], AllClose(Tensor(0.0), 0, 0));
+  // Sweeping twice gives the same (adjoints are not left behind on the tape).
+  CHECK_THAT(tape.gradient(y, {a})[0], AllClose(g[0], 0, 0));
+  // Variables from another tape are refused.
+  Tape other;
+  const Var foreign = other.variable(a0);
+  CHECK_THROWS_AS(tape.gradient(y, {foreign}), TapeError);
+  CHECK_THROWS_AS(a + foreign, TapeError);
+}
+
+// ---- replay --------------------------------------------------------------------------------------
+
+namespace {
+
+struct ReplayCase {
+  std::string name;
+  std::function<Var(const std::vector<Var>&)> f;
+  std::vector<Shape> shapes;
+  double lo, hi;
+};
+
+}  // namespace
+
+TEST_CASE("tape: replay at new inputs equals re-recording", "[tape][replay]") {
+  const Tensor W = rnd(Shape{3, 4}, -1, 1, 10);
+  const std::vector<ReplayCase> cases = {
+      {"elementwise", [](const std::vector<Var>& v) { return sum(sin(v[0]) * exp(v[0]) / (v[0] * v[0] + 1.0)); },
+       {{2, 3}}, -1, 1},
+      {"mlp-like", [W](const std::vector<Var>& v) {
+         const Var h = tanh(matmul(v[0], W) + v[1]);
+         return sum(log_softmax(h, 1) * 0.5) + sum(relu(h));
+       }, {{2, 3}, {4}}, -1, 1},
+      {"reductions", [](const std::vector<Var>& v) {
+         return sum(max(v[0], 1)) + sum(prod(v[0], 0)) + logsumexp(v[0]) + mean(min(v[0], -1, true));
+       }, {{3, 4}}, -1, 1},
+      {"layout", [](const std::vector<Var>& v) {
+         const std::vector<std::size_t> idx = {1, 0, 1};
+         const Var t = concat({slice(v[0], 1, 0, 3, 2), gather(v[0], idx, 1)}, 1);
+         return sum(transpose(t) * broadcast_to(v[1], Shape{5, 2})) + sum(where(v[0] > 0.0, v[0], 0.5 * v[0]));
+       }, {{2, 3}, {2}}, -1, 1},
+      {"pow and maximum", [](const std::vector<Var>& v) {
+         return sum(pow(v[0], v[1]) + maximum(v[0], v[1]) + clamp(v[1], 0.6, 0.9));
+       }, {{3}, {3}}, 0.5, 1.5},
+  };
+  for (const ReplayCase& c : cases) {
+    INFO(c.name);
+    std::vector<Tensor> x0, x1;
+    for (std::size_t k = 0; k < c.shapes.size(); ++k) {
+      x0.push_back(rnd(c.shapes[k], c.lo, c.hi, 20 + k));
+      x1.push_back(rnd(c.shapes[k], c.lo, c.hi, 40 + k));
+    }
+    Tape tape;
+    std::vector<Var> vars;
+    for (const Tensor& x : x0) vars.push_back(tape.variable(x));
+    const Var y = c.f(vars);
+    const std::vector<Var> gvars = tape.gradient_vars(y, vars);  // the gradient is recorded too
+    const std::size_t size = tape.size();
+
+    tape.replay(x1);
+    CHECK(tape.size() == size);  // nothing re-recorded
+
+    Tape fresh;
+    std::vector<Var> fvars;
+    for (const Tensor& x : x1) fvars.push_back(fresh.variable(x));
+    const Var fy = c.f(fvars);
+    const std::vector<Tensor> fg = fresh.gradient(fy, fvars);
+    // Same kernels, same order: equal to the last bit.
+    CHECK_THAT(y.value(), AllClose(fy.value(), 0, 0));
+    for (std::size_t k = 0; k < vars.size(); ++k) {
+      INFO("input " << k);
+      // The recorded gradient graph replays too: ∇f at the new point without re-recording.
+      CHECK_THAT(gvars[k].value(), AllClose(fg[k], 1e-14, 1e-15));
+      // A reverse sweep after the replay uses the new values.
+      CHECK_THAT(tape.gradient(y, vars)[k], AllClose(fg[k], 1e-14, 1e-15));
+    }
+    // Every entry recorded by f matches the fresh recording.
+    for (std::size_t i = 0; i < fresh.size(); ++i) {
+      INFO("entry #" << i);
+      CHECK_THAT(tape.node(i).value, AllClose(fresh.node(i).value, 0, 0));
+    }
+    // Replaying back at x0 restores the original values.
+    Tape again;
+    std::vector<Var> avars;
+    for (const Tensor& x : x0) avars.push_back(again.variable(x));
+    const Var ay = c.f(avars);
+    tape.replay(x0);
+    CHECK_THAT(y.value(), AllClose(ay.value(), 0, 0));
+  }
+}
+
+TEST_CASE("tape: replay checks its inputs", "[tape][replay]") {
+  Tape tape;
+  const Var x = tape.variable(Tensor::ones(Shape{3}));
+  (void)sum(x * x);
+  CHECK_THROWS_AS(tape.replay({Tensor::ones(Shape{3}), Tensor::ones(Shape{3})}), ValueError);
+  const std::string msg = message_of<ShapeError>([&] { tape.replay({Tensor::ones(Shape{4})}); });
+  CHECK_THAT(msg, Contains("(3,)") && Contains("(4,)"));
+  CHECK_THROWS_AS(tape.replay({Tensor::ones(Shape{3}, DType::f32)}), ShapeError);
+}
+
+TEST_CASE("tape: a replay whose recorded branch flips raises TapeError naming the entry", "[tape][replay][branch]") {
+  auto f = [](const Var& x) {
+    Var y;
+    if (branch(x > 0.0)) y = log(x);
+    else y = -x;
+    return sum(y);
+  };
+  Tape tape;
+  const Var x = tape.variable(Tensor::from({2}, {0.5, 2.0}));
+  const Var cond = x > 0.0;
+  const std::size_t branch_entry = tape.size();
+  const bool taken = branch(cond);
+  CHECK(taken);
+  CHECK(tape.node(branch_entry).op == Op::Branch);
+  const Var y = sum(log(x));
+  // Same side of the branch: fine, and equal to re-recording.
+  tape.replay({Tensor::from({2}, {1.5, 3.0})});
+  CHECK(y.item() == Approx(std::log(1.5) + std::log(3.0)).epsilon(1e-15));
+  CHECK(f(Tape().variable(Tensor::from({2}, {1.5, 3.0}))).item() == Approx(y.item()).epsilon(1e-15));
+  // One element flips the recorded "all true".
+  const std::string msg = message_of<TapeError>([&] { tape.replay({Tensor::from({2}, {1.5, -3.0})}); });
+  INFO(msg);
+  CHECK_THAT(msg, Contains(entry_ref(branch_entry)));
+  CHECK_THAT(msg, Contains("true"));
+
+  // A branch recorded false flips to true.
+  Tape t2;
+  const Var z = t2.variable(Tensor(-1.0));
+  const Var c2 = z > 0.0;
+  const std::size_t e2 = t2.size();
+  CHECK_FALSE(branch(c2));
+  (void)(-z);
+  const std::string m2 = message_of<TapeError>([&] { t2.replay({Tensor(1.0)}); });
+  CHECK_THAT(m2, Contains(entry_ref(e2)));
+  // Branch entries show in the listing.
+  CHECK_THAT(t2.listing(), Contains("Branch"));
+}
+
+// ---- misuse ------------------------------------------------------------------------------------
+
+TEST_CASE("tape: use from another thread raises TapeError", "[tape][thread]") {
+  Tape tape;
+  const Var x = tape.variable(Tensor::from({2}, {1.0, 2.0}));
+  const Var y = sum(x * x);
+  std::string record_error, gradient_error, replay_error, variable_error;
+  std::thread([&] {
+    record_error = message_of<TapeError>([&] { (void)exp(x); });
+    gradient_error = message_of<TapeError>([&] { (void)tape.gradient(y, {x}); });
+    replay_error = message_of<TapeError>([&] { tape.replay({Tensor::ones(Shape{2})}); });
+    variable_error = message_of<TapeError>([&] { (void)tape.variable(Tensor(1.0)); });
+  }).join();
+  CHECK_THAT(record_error, Contains("thread"));
+  CHECK_THAT(gradient_error, Contains("thread"));
+  CHECK_THAT(replay_error, Contains("thread"));
+  CHECK_THAT(variable_error, Contains("thread"));
+  // The owning thread still works, and nothing was recorded by the failed calls.
+  CHECK_THAT(tape.gradient(y, {x})[0], AllClose(Tensor::from({2}, {2.0, 4.0}), 0, 0));
+}
+
+TEST_CASE("tape: two threads record and sweep their own tapes at once", "[tape][thread]") {
+  auto work = [](double offset, Tensor* out) {
+    for (int rep = 0; rep < 20; ++rep) {
+      *out = grad([](const Var& x) { return sum(sin(x) * exp(x)); }, Tensor::from({3}, {offset, offset + 0.1, 0.3}));
+    }
+  };
+  Tensor g1, g2;
+  std::thread t1(work, 0.1, &g1), t2(work, 0.2, &g2);
+  t1.join();
+  t2.join();
+  auto expect = [](double v) { return std::exp(v) * (std::sin(v) + std::cos(v)); };
+  CHECK(g1.at(0) == Approx(expect(0.1)).epsilon(1e-14));
+  CHECK(g2.at(1) == Approx(expect(0.3)).epsilon(1e-14));
+}
+
+TEST_CASE("tape: variables recorded before clear() raise TapeError", "[tape][clear]") {
+  Tape tape;
+  const Var x = tape.variable(Tensor::from({2}, {1.0, 2.0}));
+  const Var y = sum(x * x);
+  tape.clear();
+  CHECK(tape.size() == 0);
+  CHECK(tape.inputs().empty());
+  const std::string msg = message_of<TapeError>([&] { (void)y.value(); });
+  CHECK_THAT(msg, Contains("cleared"));
+  CHECK_THROWS_AS(exp(x), TapeError);
+  CHECK_THROWS_AS(x.needs_grad(), TapeError);
+  // Even with new entries at the same indices, the old handles stay invalid.
+  const Var x2 = tape.variable(Tensor::from({2}, {3.0, 4.0}));
+  const Var y2 = sum(x2 * x2);
+  CHECK_THROWS_AS(tape.gradient(y, {x2}), TapeError);
+  CHECK_THROWS_AS(tape.gradient(y2, {x}), TapeError);
+  CHECK_THAT(tape.gradient(y2, {x2})[0], AllClose(Tensor::from({2}, {6.0, 8.0}), 0, 0));
+  tape.replay({Tensor::from({2}, {1.0, 1.0})});
+  CHECK(y2.item() == 2.0);
+}
+
+// ---- listing, DOT, anomaly ------------------------------------------------------------------------
+
+TEST_CASE("tape: listing() and to_dot() are readable", "[tape][listing]") {
+  Tape tape;
+  const Var x = tape.variable(Tensor::from({3}, {0.5, 1.0, 2.0}));
+  Var frozen;
+  {
+    NoGrad ng;
+    frozen = cos(x);
+  }
+  const Var y = sum(sin(x) * exp(x) + frozen, 0, false);
+  (void)pow(x, 3.0);
+  (void)max(x);
+  const std::string listing = tape.listing();
+  INFO(listing);
+  // One line per entry: "%i = Op %inputs  : dtype shape".
+  std::size_t lines = 0;
+  for (char ch : listing) lines += ch == '\n';
+  CHECK(lines == tape.size());
+  CHECK_THAT(listing, Contains("%0 = Input"));
+  CHECK_THAT(listing, Contains("Sin %0"));
+  CHECK_THAT(listing, Contains("Exp %0"));
+  CHECK_THAT(listing, Contains("Cos %0"));
+  CHECK_THAT(listing, Contains("[no grad]"));
+  CHECK_THAT(listing, Contains("float64(3,)"));
+  CHECK_THAT(listing, Contains("Sum(axis=-1)"));
+  CHECK_THAT(listing, Contains("PowScalar(p=3)"));
+  CHECK_THAT(listing, Contains("Max(all)"));
+  CHECK(y.numel() == 1);
+
+  const std::string dot = tape.to_dot();
+  INFO(dot);
+  CHECK(dot.rfind("digraph", 0) == 0);
+  CHECK(std::count(dot.begin(), dot.end(), '{') == std::count(dot.begin(), dot.end(), '}'));
+  CHECK_THAT(dot, Contains("n0 -> n1"));
+  CHECK_THAT(dot, Contains("Sin"));
+  std::size_t edges = 0;
+  for (std::size_t pos = 0; (pos = dot.find("->", pos)) != std::string::npos; ++pos) ++edges;
+  std::size_t expected_edges = 0;
+  for (std::size_t i = 0; i < tape.size(); ++i) expected_edges += tape.node(i).num_inputs;
+  CHECK(edges == expected_edges);
+}
+
+TEST_CASE("tape: anomaly mode names the first entry producing NaN or Inf", "[tape][anomaly]") {
+  SECTION("while recording") {
+    Tape tape;
+    tape.set_detect_anomaly(true);
+    CHECK(tape.detect_anomaly());
+    const Var x = tape.variable(Tensor::from({3}, {1.0, -1.0, 2.0}));
+    const Var s = x * 2.0;
+    const std::size_t bad = tape.size();
+    const std::string msg = message_of<Error>([&] { (void)log(sqrt(s)); });  // sqrt(-2) is the first NaN
+    INFO(msg);
+    CHECK_THAT(msg, Contains(entry_ref(bad)));
+    CHECK_THAT(msg, Contains("Sqrt"));
+    CHECK_THAT(msg, Contains("element 1"));
+    // Infinity too.
+    const std::string inf = message_of<Error>([&] { (void)(1.0 / (x - 1.0)); });
+    CHECK_THAT(inf, Contains("Div"));
+  }
+  SECTION("off by default") {
+    Tape tape;
+    const Var x = tape.variable(Tensor::from({2}, {-1.0, 1.0}));
+    CHECK(std::isnan(log(x).value().at(0)));
+  }
+  SECTION("while replaying") {
+    Tape tape;
+    tape.set_detect_anomaly(true);
+    const Var x = tape.variable(Tensor::from({2}, {1.0, 2.0}));
+    const std::size_t exp_entry = tape.size();
+    const Var y = exp(x);
+    (void)sum(log(y - 2.0 * x));  // finite wherever e^x > 2x, i.e. everywhere
+    // A finite replay passes silently.
+    CHECK(message_of<Error>([&] { tape.replay({Tensor::from({2}, {0.7, 2.0})}); }).empty());
+    // e^1000 overflows: Exp is the first entry to go infinite (log(inf) after it is inf too).
+    const std::string msg = message_of<Error>([&] { tape.replay({Tensor::from({2}, {1.0, 1000.0})}); });
+    INFO(msg);
+    CHECK_THAT(msg, Contains(entry_ref(exp_entry)));
+    CHECK_THAT(msg, Contains("Exp"));
+    CHECK_THAT(msg, Contains("element 1"));
+  }
+  SECTION("in a reverse sweep") {
+    // sqrt's reverse rule is infinite at 0: documented as reported by anomaly mode.
+    Tape tape;
+    tape.set_detect_anomaly(true);
+    const Var x = tape.variable(Tensor::from({2}, {0.0, 4.0}));
+    const Var y = sum(sqrt(x));
+    const std::string msg = message_of<Error>([&] { (void)tape.gradient(y, {x}); });
+    INFO(msg);
+    CHECK_THAT(msg, Contains("anomaly"));
+    CHECK_THAT(msg, Contains("Sqrt"));
+    // Without anomaly mode the gradient is returned as computed.
+    Tape plain;
+    const Var px = plain.variable(Tensor::from({2}, {0.0, 4.0}));
+    const Tensor g = plain.gradient(sum(sqrt(px)), {px})[0];
+    CHECK(std::isinf(g.at(0)));
+    CHECK(g.at(1) == 0.25);
+  }
+}
+
+// ---- 0-d ------------------------------------------------------------------------------------------
+
+TEST_CASE("tape: scalar (0-d) code works", "[tape][scalar]") {
+  const double v = 0.7;
+  Tape tape;
+  const Var x = tape.variable(Tensor(v));
+  const Var y = x * x * sin(x) + exp(x) / x - 3.0;
+  CHECK(y.rank() == 0);
+  const Tensor g = tape.gradient(y, {x})[0];
+  CHECK(g.rank() == 0);
+  const double expected = 2 * v * std::sin(v) + v * v * std::cos(v) + std::exp(v) / v - std::exp(v) / (v * v);
+  CHECK(g.item() == Approx(expected).epsilon(1e-14));
+  // Second derivative by reverse over reverse, against a central difference of the first.
+  const Var gx = tape.gradient_vars(y, std::span<const Var>(&x, 1))[0];
+  const double second = tape.gradient(gx, {x})[0].item();
+  auto first = [](double u) {
+    return 2 * u * std::sin(u) + u * u * std::cos(u) + std::exp(u) / u - std::exp(u) / (u * u);
+  };
+  const double h = 1e-5;
+  CHECK(second == Approx((first(v + h) - first(v - h)) / (2 * h)).margin(1e-8));
+  // Replay at another 0-d point.
+  tape.replay({Tensor(1.3)});
+  CHECK(gx.item() == Approx(first(1.3)).epsilon(1e-14));
+  // Functional API on 0-d tensors.
+  CHECK(grad([](const Var& u) { return u * u * u; }, Tensor(2.0)).item() == 12.0);
+  CHECK(hessian([](const Var& u) { return u * u * u; }, Tensor(2.0)).item() == Approx(12.0));
+  // 0-d against tensors: broadcasting, reduction of a 0-d.
+  const Var s = sum(x * Tensor::from({3}, {1, 2, 3}));
+  CHECK(tape.gradient(s, {x})[0].item() == Approx(6.0));
+  CHECK(tape.gradient(sum(x), {x})[0].item() == 1.0);
+  CHECK(tape.gradient(max(x), {x})[0].item() == 1.0);
+}
