@@ -76,12 +76,13 @@ Var Tape::variable(const Tensor& value) {
 Var Tape::constant(const Tensor& value) { return record(Op::Constant, {}, value); }
 
 Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs) {
-  check_thread(op_name(op));
+  if (std::this_thread::get_id() != owner_) check_thread(op_name(op));  // names only on failure
   if (inputs.size() > static_cast<std::size_t>(Node::max_inputs)) {
     throw ValueError(std::string(op_name(op)) + ": at most " + std::to_string(Node::max_inputs) +
                      " inputs, got " + std::to_string(inputs.size()));
   }
-  for (const Var& v : inputs) check_var(v, op_name(op));
+  for (const Var& v : inputs)
+    if (v.tape_ != this || v.generation_ != generation_) check_var(v, op_name(op));
   if (detect_anomaly_) {
     const std::ptrdiff_t bad = first_non_finite(value);
     if (bad >= 0) {

@@ -24,6 +24,23 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
     if (n.op == Op::Input || n.op == Op::Constant) continue;
+    if (n.scalar_lane) {  // 0-d float64: plain double arithmetic, written in place
+      std::array<rules::Real, Node::max_inputs> values;
+      rules::EvalArgsT<rules::Real> real_args;
+      real_args.num_inputs = n.num_inputs;
+      real_args.attrs = attrs_of(n);
+      for (int k = 0; k < n.num_inputs; ++k) {
+        const auto ik = static_cast<std::size_t>(k);
+        values[ik].v = *nodes_[static_cast<std::size_t>(n.inputs[ik])].value.data<double>();
+        real_args.in[ik] = &values[ik];
+      }
+      *n.value.data<double>() = rules::eval_scalar(n.op, real_args).v;
+      if (detect_anomaly_ && !std::isfinite(*n.value.data<double>())) {
+        throw Error("anomaly: entry #" + std::to_string(i) + " (" + op_name(n.op) + ") produced " +
+                    std::to_string(*n.value.data<double>()) + " during replay");
+      }
+      continue;
+    }
     rules::EvalArgs args;
     args.num_inputs = n.num_inputs;
     args.attrs = attrs_of(n);
