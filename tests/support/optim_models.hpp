@@ -1,0 +1,74 @@
+// Tiny models for the optim tests: a Module with one Parameter whose "forward" is a closed-form
+// function of that parameter, and an Objective over it.
+#pragma once
+
+#include <cstring>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autodiff/autodiff.hpp"
+#include "nn/module.hpp"
+#include "optim/objective.hpp"
+
+namespace jetgrad::test {
+
+class FunctionModel : public nn::Module {
+ public:
+  using Fn = std::function<Var(const Var&)>;
+  FunctionModel(Tensor init, Fn f, std::string name = "weight")
+      : theta_(register_parameter(std::move(name), std::move(init))), f_(std::move(f)) {}
+  // The input only says which tape to record on.
+  Var forward(const Var& x) override { return f_(theta_.var(*x.tape())); }
+  std::string describe() const override { return "FunctionModel"; }
+  nn::Parameter& theta() { return theta_; }
+  optim::Objective objective() {
+    return optim::Objective(parameters(), [this](Tape& tape) { return (*this)(tape.constant(Tensor(0.0))); });
+  }
+
+ private:
+  nn::Parameter& theta_;
+  Fn f_;
+};
+
+inline Tensor vec(std::initializer_list<double> v, DType dtype = DType::f64) {
+  return Tensor::from(Shape{v.size()}, v, dtype);
+}
+
+// ½ θᵀ A θ for a symmetric n × n matrix A (θ of shape (n)).
+inline FunctionModel::Fn quadratic(const Tensor& a) {
+  return [a](const Var& theta) {
+    const std::size_t n = theta.numel();
+    const Var column = reshape(theta, Shape{n, 1});
+    return 0.5 * sum(column * matmul(a, column));
+  };
+}
+
+// The valley ½ (w₁ w₂ − 1)²: minima (a, 1/a) with Hessian trace a² + 1/a².
+inline Var valley(const Var& w) {
+  const Var r = slice(w, 0, 0, 1) * slice(w, 0, 1, 2) - 1.0;
+  return 0.5 * sum(r * r);
+}
+
+inline std::vector<double> values_of(const Tensor& t) {
+  const Tensor d = t.to(DType::f64);
+  const double* p = d.data<double>();
+  return std::vector<double>(p, p + d.numel());
+}
+
+inline bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+}
+
+template <class E, class F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "(no exception)";
+}
+
+}  // namespace jetgrad::test
