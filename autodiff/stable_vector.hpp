@@ -2,7 +2,8 @@
 //
 // The tape appends entries while rules hold references to earlier ones (a reverse sweep that
 // records onto its own tape), so growth must not relocate anything. Elements live in fixed
-// chunks; clear() destroys them but keeps the chunks for the next recording.
+// chunks; clear() destroys them but keeps the chunks for the next recording. Chunks come from the
+// per-thread buffer cache, so recording a fresh tape every step does not churn the heap.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +11,8 @@
 #include <new>
 #include <utility>
 #include <vector>
+
+#include "autodiff/buffer_pool.hpp"
 
 namespace jetgrad::detail {
 
@@ -22,7 +25,10 @@ class StableVector {
   StableVector() = default;
   StableVector(const StableVector&) = delete;
   StableVector& operator=(const StableVector&) = delete;
-  ~StableVector() { clear(); }
+  ~StableVector() {
+    clear();
+    for (std::byte* c : chunks_) release_buffer(c, chunk_bytes_);
+  }
 
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
@@ -32,8 +38,12 @@ class StableVector {
 
   template <class... Args>
   T& emplace_back(Args&&... args) {
-    if ((size_ >> chunk_bits) == chunks_.size()) chunks_.push_back(std::make_unique<Storage[]>(chunk_size));
-    T* p = ::new (static_cast<void*>(&chunks_[size_ >> chunk_bits][size_ & (chunk_size - 1)])) T(std::forward<Args>(args)...);
+    if ((size_ >> chunk_bits) == chunks_.size()) {
+      std::size_t bytes = chunk_size * sizeof(T);
+      chunks_.push_back(acquire_buffer(bytes));  // 64-byte aligned, enough for any T here
+      chunk_bytes_ = bytes;
+    }
+    T* p = ::new (static_cast<void*>(slot_address(size_))) T(std::forward<Args>(args)...);
     ++size_;
     return *p;
   }
@@ -45,14 +55,14 @@ class StableVector {
   }
 
  private:
-  struct alignas(T) Storage {
-    std::byte bytes[sizeof(T)];
-  };
-  T& slot(std::size_t i) {
-    return *std::launder(reinterpret_cast<T*>(&chunks_[i >> chunk_bits][i & (chunk_size - 1)]));
+  static_assert(alignof(T) <= 64, "chunks are 64-byte aligned");
+  std::byte* slot_address(std::size_t i) {
+    return chunks_[i >> chunk_bits] + (i & (chunk_size - 1)) * sizeof(T);
   }
+  T& slot(std::size_t i) { return *std::launder(reinterpret_cast<T*>(slot_address(i))); }
 
-  std::vector<std::unique_ptr<Storage[]>> chunks_;
+  std::vector<std::byte*> chunks_;
+  std::size_t chunk_bytes_ = 0;
   std::size_t size_ = 0;
 };
 

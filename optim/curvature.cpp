@@ -361,7 +361,7 @@ ParamVector project(const ParamVector& delta, double rho) {
 ParamVector initial_delta(Objective& objective, Generator& gen, const FlatnessOptions& options) {
   const ParamVector theta = as_f64(objective.values());
   if (!options.start_along_top_eigenvector) return zeros_like(theta);
-  const auto top = top_eigenvalues(hvp_of(objective), theta, gen, {.k = 1, .steps = 20});
+  const auto top = top_eigenvalues(hvp_of(objective), theta, gen, {.k = 1, .steps = 20, .start = {}});
   return scaled(top[0].vector, options.rho);
 }
 
