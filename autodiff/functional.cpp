@@ -96,16 +96,32 @@ std::pair<Tensor, Tensor> jvp(const UnaryFn& f, const Tensor& x, const Tensor& t
   return {std::move(c[0]), std::move(c[1])};
 }
 
+// f recorded on a fresh tape of its own, with x as its one input.
+struct Recording {
+  Tape tape;
+  Var x, y;
+  Recording(const UnaryFn& f, const Tensor& x0, const char* what, bool scalar_output)
+      : x(tape.variable(x0)), y(f(x)) {
+    if (scalar_output) check_scalar_output(y, what);
+  }
+  // ∇f as a recorded variable (so that it can be swept again).
+  Var gradient() {
+    const Var wrt[] = {x};
+    return tape.gradient_vars(y, wrt)[0];
+  }
+  // Normalized Taylor coefficients of `out` along a batch of directions [D] + shape(x).
+  std::vector<Tensor> taylor(const Var& out, const Tensor& directions, int K) const {
+    const Var wrt[] = {x};
+    const Var outs[] = {out};
+    return tape.taylor(outs, wrt, std::span<const Tensor>(&directions, 1), K)[0];
+  }
+};
+
 std::vector<Tensor> taylor(const UnaryFn& f, const Tensor& x, const Tensor& v, int K) {
   check_like(x, v, "taylor", "v");
-  Tape tape;
-  const Var xv = tape.variable(x);
-  const Var y = f(xv);
-  const Var wrt[] = {xv};
-  const Var outs[] = {y};
-  const Tensor direction = single_direction(v);
-  std::vector<Tensor> c = tape.taylor(outs, wrt, std::span<const Tensor>(&direction, 1), K)[0];
-  for (std::size_t k = 1; k < c.size(); ++k) c[k] = reshape(c[k], y.shape());
+  Recording r(f, x, "taylor", false);
+  std::vector<Tensor> c = r.taylor(r.y, single_direction(v), K);
+  for (std::size_t k = 1; k < c.size(); ++k) c[k] = reshape(c[k], r.y.shape());
   return c;
 }
 
@@ -113,92 +129,58 @@ std::vector<Tensor> taylor(const UnaryFn& f, const Tensor& x, const Tensor& v, i
 
 Tensor hvp(const UnaryFn& f, const Tensor& x, const Tensor& v, HvpMethod method) {
   check_like(x, v, "hvp", "v");
-  Tape tape;
-  const Var xv = tape.variable(x);
-  const Var y = f(xv);
-  check_scalar_output(y, "hvp");
-  const Var wrt[] = {xv};
-  const Var g = tape.gradient_vars(y, wrt)[0];
-  if (method == HvpMethod::reverse_over_reverse) return tape.gradient(sum(g * v), wrt)[0];  // ∇⟨∇f, v⟩
-  const Var outs[] = {g};
-  const Tensor direction = single_direction(v);
-  return reshape(tape.taylor(outs, wrt, std::span<const Tensor>(&direction, 1), 1)[0][1], x.shape());
+  Recording r(f, x, "hvp", true);
+  const Var g = r.gradient();
+  if (method == HvpMethod::reverse_over_reverse) return r.tape.gradient(sum(g * v), {r.x})[0];  // ∇⟨∇f, v⟩
+  return reshape(r.taylor(g, single_direction(v), 1)[1], x.shape());
 }
 
 std::vector<Tensor> grad_taylor(const UnaryFn& f, const Tensor& x, const Tensor& v, int K) {
   check_like(x, v, "grad_taylor", "v");
-  Tape tape;
-  const Var xv = tape.variable(x);
-  const Var y = f(xv);
-  check_scalar_output(y, "grad_taylor");
-  const Var wrt[] = {xv};
-  const Var outs[] = {tape.gradient_vars(y, wrt)[0]};
-  const Tensor direction = single_direction(v);
-  std::vector<Tensor> c = tape.taylor(outs, wrt, std::span<const Tensor>(&direction, 1), K)[0];
+  Recording r(f, x, "grad_taylor", true);
+  std::vector<Tensor> c = r.taylor(r.gradient(), single_direction(v), K);
   for (std::size_t k = 1; k < c.size(); ++k) c[k] = reshape(c[k], x.shape());
   return c;
 }
 
 Tensor hessian(const UnaryFn& f, const Tensor& x) {
-  Tape tape;
-  const Var xv = tape.variable(x);
-  const Var y = f(xv);
-  check_scalar_output(y, "hessian");
-  const Var wrt[] = {xv};
-  const Var outs[] = {tape.gradient_vars(y, wrt)[0]};
+  Recording r(f, x, "hessian", true);
   // Row i of H is the JVP of ∇f along e_i: all rows in one sweep with D = n directions.
-  const Tensor basis = identity_directions(x);
-  const Tensor rows = tape.taylor(outs, wrt, std::span<const Tensor>(&basis, 1), 1)[0][1];
+  const Tensor rows = r.taylor(r.gradient(), identity_directions(x), 1)[1];
   return reshape(rows, concat_shapes(x.shape(), x.shape()));
 }
 
 Tensor jacobian(const UnaryFn& f, const Tensor& x) {
-  Tape tape;
-  const Var xv = tape.variable(x);
-  const Var y = f(xv);
-  const Var wrt[] = {xv};
-  const std::size_t m = y.numel(), n = x.numel();
-  const Shape result_shape = concat_shapes(y.shape(), x.shape());
+  Recording r(f, x, "jacobian", false);
+  const std::size_t m = r.y.numel(), n = x.numel();
+  const Shape result_shape = concat_shapes(r.y.shape(), x.shape());
   if (n < m) {
     // Forward: column j is J e_j; the sweep gives them as rows [n] + shape(y).
-    const Var outs[] = {y};
-    const Tensor basis = identity_directions(x);
-    const Tensor columns = tape.taylor(outs, wrt, std::span<const Tensor>(&basis, 1), 1)[0][1];
+    const Tensor columns = r.taylor(r.y, identity_directions(x), 1)[1];
     return reshape(transpose(reshape(columns, Shape{n, m})), result_shape);
   }
+  const Var wrt[] = {r.x};
   Tensor J(x.dtype(), result_shape);
-  for (std::size_t i = 0; i < m; ++i) put_row(J, i, tape.vjp(y, unit(y.shape(), y.dtype(), i), wrt)[0]);
+  for (std::size_t i = 0; i < m; ++i) put_row(J, i, r.tape.vjp(r.y, unit(r.y.shape(), r.y.dtype(), i), wrt)[0]);
   return J;
 }
 
 // ---- differential operators --------------------------------------------------------------------
 
 Tensor laplacian(const UnaryFn& f, const Tensor& x) {
-  Tape tape;
-  const Var xv = tape.variable(x);
-  const Var y = f(xv);
-  check_scalar_output(y, "laplacian");
-  const Var wrt[] = {xv};
-  const Var outs[] = {y};
-  const Tensor basis = identity_directions(x);
+  Recording r(f, x, "laplacian", true);
   // f(x + t e_i) = f + t ∂_i f + t² ∂_ii f / 2 + ...:  Δf = 2 Σ_i c_2(e_i)
-  const Tensor c2 = tape.taylor(outs, wrt, std::span<const Tensor>(&basis, 1), 2)[0][2];
-  return 2.0 * sum(c2);
+  return 2.0 * sum(r.taylor(r.y, identity_directions(x), 2)[2]);
 }
 
 Estimate laplacian_estimate(const UnaryFn& f, const Tensor& x, std::size_t samples, unsigned seed) {
   if (samples < 2) throw ValueError("laplacian_estimate: needs at least 2 samples, got " + std::to_string(samples));
-  Tape tape;
-  const Var xv = tape.variable(x);
-  const Var y = f(xv);
-  check_scalar_output(y, "laplacian_estimate");
-  const Var wrt[] = {xv};
-  const Var outs[] = {y};
+  Recording r(f, x, "laplacian_estimate", true);
   Tensor directions(x.dtype(), concat_shapes(Shape{samples}, x.shape()));
   std::mt19937_64 rng(seed);
   std::bernoulli_distribution coin(0.5);
   for (std::size_t i = 0; i < directions.numel(); ++i) directions.set(i, coin(rng) ? 1.0 : -1.0);
-  const Tensor c2 = tape.taylor(outs, wrt, std::span<const Tensor>(&directions, 1), 2)[0][2];
+  const Tensor c2 = r.taylor(r.y, directions, 2)[2];
   Estimate e;
   e.samples = samples;
   double sum_v = 0.0, sum_sq = 0.0;
@@ -215,12 +197,7 @@ Estimate laplacian_estimate(const UnaryFn& f, const Tensor& x, std::size_t sampl
 }
 
 Tensor biharmonic(const UnaryFn& f, const Tensor& x) {
-  Tape tape;
-  const Var xv = tape.variable(x);
-  const Var y = f(xv);
-  check_scalar_output(y, "biharmonic");
-  const Var wrt[] = {xv};
-  const Var outs[] = {y};
+  Recording r(f, x, "biharmonic", true);
   const std::size_t n = x.numel();
   // Directions e_i (n of them), then e_i + e_j and e_i - e_j for i < j. With D4(v) = 24 c_4(v):
   //   ∂⁴_iijj f = (D4(e_i + e_j) + D4(e_i - e_j) - 2 D4(e_i) - 2 D4(e_j)) / 12,
@@ -237,8 +214,8 @@ Tensor biharmonic(const UnaryFn& f, const Tensor& x) {
       directions.set((row + 1) * n + j, -1.0);
     }
   }
-  const Tensor c4 = tape.taylor(outs, wrt, std::span<const Tensor>(&directions, 1), 4)[0][4];
-  auto d4 = [&](std::size_t r) { return 24.0 * c4.at(r); };
+  const Tensor c4 = r.taylor(r.y, directions, 4)[4];
+  auto d4 = [&](std::size_t k) { return 24.0 * c4.at(k); };
   double total = 0.0;
   for (std::size_t i = 0; i < n; ++i) total += d4(i);
   row = n;

@@ -29,24 +29,16 @@ class Perturbation {
 
 }  // namespace
 
-namespace {
-const ParamList& params_of(const std::unique_ptr<Optimizer>& base) {
-  if (!base) throw ValueError("optimizer wrapper: the base optimizer is null");
-  return base->params();
-}
-}  // namespace
-
-WrappedOptimizer::WrappedOptimizer(std::unique_ptr<Optimizer> base) : Optimizer(params_of(base)), base_(std::move(base)) {}
-
 // ---- SAM / ASAM ----------------------------------------------------------------------------------
 
 SAM::SAM(std::unique_ptr<Optimizer> base, SAMOptions options) : WrappedOptimizer(std::move(base)), options_(options) {
   if (!(options_.rho >= 0.0)) throw ValueError(name() + ": rho must be >= 0, got " + std::to_string(options_.rho));
 }
 
-double SAM::step(Objective& objective) {
+ParamVector SAM::direction(Objective& objective, double* loss) {
   check_objective(objective);
-  auto [loss, g0] = objective.value_and_gradient();
+  auto [l0, g0] = objective.value_and_gradient();
+  if (loss != nullptr) *loss = l0;
   ParamVector e;
   if (!options_.adaptive) {
     e = scaled(g0, options_.rho / (norm(g0) + options_.xi));
@@ -61,15 +53,9 @@ double SAM::step(Objective& objective) {
     }
     e = scaled(t2_g, options_.rho / (norm(t_g) + options_.xi));
   }
-  ParamVector g1;
-  {
-    Perturbation at(objective);
-    at.move_to(e);
-    g1 = objective.gradient();
-  }
-  apply(g1);
-  ++steps_;
-  return loss;
+  Perturbation at(objective);
+  at.move_to(e);
+  return objective.gradient();  // ∇L(θ + ε); θ is restored when `at` goes out of scope
 }
 
 // ---- GAM -----------------------------------------------------------------------------------------
@@ -128,15 +114,6 @@ ParamVector GAM::accelerated_direction(Objective& objective, double* loss) {
   return axpy(-options_.gamma, h_perp, h_plus);
 }
 
-double GAM::step(Objective& objective) {
-  check_objective(objective);
-  double loss = 0.0;
-  const ParamVector d = direction(objective, &loss);
-  apply(d);
-  ++steps_;
-  return loss;
-}
-
 // ---- gradient regularization ---------------------------------------------------------------------
 
 GradientRegularization::GradientRegularization(std::unique_ptr<Optimizer> base, GradRegOptions options)
@@ -174,15 +151,6 @@ ParamVector GradientRegularization::direction(Objective& objective, double* loss
   }
   // F-GR: d = (1 − γ/ε) g + (γ/ε) ∇L(θ + ε g);  B-GR: d = (1 + γ/ε) g − (γ/ε) ∇L(θ − ε g).
   return axpy(sign * gamma / eps, g_probe, scaled(g, 1.0 - sign * gamma / eps));
-}
-
-double GradientRegularization::step(Objective& objective) {
-  check_objective(objective);
-  double loss = 0.0;
-  const ParamVector d = direction(objective, &loss);
-  apply(d);
-  ++steps_;
-  return loss;
 }
 
 // ---- FAD -----------------------------------------------------------------------------------------
@@ -223,23 +191,15 @@ ParamVector FAD::direction(Objective& objective, double* loss) {
   return axpy(options_.beta, r1_gradient, d);
 }
 
-double FAD::step(Objective& objective) {
-  check_objective(objective);
-  double loss = 0.0;
-  const ParamVector d = direction(objective, &loss);
-  apply(d);
-  ++steps_;
-  return loss;
-}
-
 // ---- ⊥Grad ---------------------------------------------------------------------------------------
 
 PerpGrad::PerpGrad(std::unique_ptr<Optimizer> base, PerpGradOptions options)
     : WrappedOptimizer(std::move(base)), options_(options) {}
 
-double PerpGrad::step(Objective& objective) {
+ParamVector PerpGrad::direction(Objective& objective, double* loss) {
   check_objective(objective);
-  auto [loss, g] = objective.value_and_gradient();
+  auto [l0, g] = objective.value_and_gradient();
+  if (loss != nullptr) *loss = l0;
   const ParamVector theta = objective.values();
   const double eps = options_.eps;
   // d = g − (⟨θ, g⟩ / (‖θ‖² + eps)) θ, optionally rescaled to ‖g‖ (per tensor or over all of them).
@@ -252,9 +212,7 @@ double PerpGrad::step(Objective& objective) {
   } else {
     g = project(theta, g);
   }
-  apply(g);
-  ++steps_;
-  return loss;
+  return g;
 }
 
 }  // namespace jetgrad::optim

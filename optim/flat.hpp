@@ -14,25 +14,6 @@
 
 namespace jetgrad::optim {
 
-// Common plumbing: owns the base optimizer and forwards apply/lr/state to it.
-class WrappedOptimizer : public Optimizer {
- public:
-  explicit WrappedOptimizer(std::unique_ptr<Optimizer> base);
-  void apply(const ParamVector& direction) override { base_->apply(direction); }
-  double learning_rate() const override { return base_->learning_rate(); }
-  void set_learning_rate(double lr) override { base_->set_learning_rate(lr); }
-  nn::NamedTensors state() const override { return base_->state(); }
-  // The wrapper's step count follows the base optimizer's (one base update per wrapper step).
-  void load_state(const nn::NamedTensors& state) override {
-    base_->load_state(state);
-    steps_ = base_->steps();
-  }
-  Optimizer& base() { return *base_; }
-
- protected:
-  std::unique_ptr<Optimizer> base_;
-};
-
 constexpr double default_xi = 1e-12;  // the ξ in v / (‖v‖ + ξ), as the reference codes
 
 struct SAMOptions {
@@ -48,7 +29,7 @@ class SAM : public WrappedOptimizer {
  public:
   SAM(std::unique_ptr<Optimizer> base, SAMOptions options);
   std::string name() const override { return options_.adaptive ? "asam" : "sam"; }
-  double step(Objective& objective) override;
+  ParamVector direction(Objective& objective, double* loss = nullptr) override;
 
  private:
   SAMOptions options_;
@@ -82,9 +63,7 @@ class GAM : public WrappedOptimizer {
   std::string name() const override {
     return options_.method == GAMOptions::Method::exact ? "gam" : "gam_accelerated";
   }
-  double step(Objective& objective) override;
-  // The direction d at the objective's current parameters (parameters unchanged afterwards).
-  ParamVector direction(Objective& objective, double* loss = nullptr);
+  ParamVector direction(Objective& objective, double* loss = nullptr) override;
 
  private:
   ParamVector exact_direction(Objective& objective, double* loss);
@@ -108,8 +87,7 @@ class GradientRegularization : public WrappedOptimizer {
  public:
   GradientRegularization(std::unique_ptr<Optimizer> base, GradRegOptions options);
   std::string name() const override;
-  double step(Objective& objective) override;
-  ParamVector direction(Objective& objective, double* loss = nullptr);
+  ParamVector direction(Objective& objective, double* loss = nullptr) override;
 
  private:
   GradRegOptions options_;
@@ -130,8 +108,7 @@ class FAD : public WrappedOptimizer {
  public:
   FAD(std::unique_ptr<Optimizer> base, FADOptions options);
   std::string name() const override { return "fad"; }
-  double step(Objective& objective) override;
-  ParamVector direction(Objective& objective, double* loss = nullptr);
+  ParamVector direction(Objective& objective, double* loss = nullptr) override;
 
  private:
   FADOptions options_;
@@ -151,7 +128,7 @@ class PerpGrad : public WrappedOptimizer {
  public:
   PerpGrad(std::unique_ptr<Optimizer> base, PerpGradOptions options);
   std::string name() const override { return "perpgrad"; }
-  double step(Objective& objective) override;
+  ParamVector direction(Objective& objective, double* loss = nullptr) override;
 
  private:
   PerpGradOptions options_;

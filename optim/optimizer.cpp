@@ -112,6 +112,26 @@ void Optimizer::load_state(const nn::NamedTensors& state) {
   set_learning_rate(lr);
 }
 
+// ---- wrappers -----------------------------------------------------------------------------------
+
+namespace {
+const ParamList& params_of(const std::unique_ptr<Optimizer>& base) {
+  if (!base) throw ValueError("optimizer wrapper: the base optimizer is null");
+  return base->params();
+}
+}  // namespace
+
+WrappedOptimizer::WrappedOptimizer(std::unique_ptr<Optimizer> base) : Optimizer(params_of(base)), base_(std::move(base)) {}
+
+double WrappedOptimizer::step(Objective& objective) {
+  check_objective(objective);
+  double loss = 0.0;
+  const ParamVector d = direction(objective, &loss);
+  apply(d);
+  ++steps_;
+  return loss;
+}
+
 // ---- SGD -----------------------------------------------------------------------------------------
 
 SGD::SGD(ParamList params, SGDOptions options) : Optimizer(std::move(params)), options_(options) {

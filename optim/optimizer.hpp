@@ -60,6 +60,32 @@ class Optimizer {
   std::vector<std::pair<std::string, std::vector<Tensor>>> buffers_;
 };
 
+// An optimizer that computes a direction d at the current parameters (leaving them as they were)
+// and hands it to a base optimizer as if it were the gradient: the flatness-seeking methods
+// (optim/flat.hpp) and zeroth-order estimates (optim/zeroth_order.hpp). Owns the base optimizer;
+// the learning rate, state and step count are the base's.
+class WrappedOptimizer : public Optimizer {
+ public:
+  explicit WrappedOptimizer(std::unique_ptr<Optimizer> base);
+  // d = direction(objective), then the base optimizer's update with d.
+  double step(Objective& objective) final;
+  // The direction at the objective's current parameters; *loss (if given) receives L(θ).
+  virtual ParamVector direction(Objective& objective, double* loss = nullptr) = 0;
+
+  void apply(const ParamVector& direction) override { base_->apply(direction); }
+  double learning_rate() const override { return base_->learning_rate(); }
+  void set_learning_rate(double lr) override { base_->set_learning_rate(lr); }
+  nn::NamedTensors state() const override { return base_->state(); }
+  void load_state(const nn::NamedTensors& state) override {
+    base_->load_state(state);
+    steps_ = base_->steps();
+  }
+  Optimizer& base() { return *base_; }
+
+ protected:
+  std::unique_ptr<Optimizer> base_;
+};
+
 struct SGDOptions {
   double lr = 0.01;
   double momentum = 0.0;

@@ -109,24 +109,14 @@ ParamVector CoordinateGradientEstimator::estimate(Objective& objective, double* 
 
 // ---- ZerothOrder ---------------------------------------------------------------------------------
 
-namespace {
-const ParamList& base_params(const std::unique_ptr<Optimizer>& base, const std::unique_ptr<GradientEstimator>& est) {
-  if (!base) throw ValueError("zeroth-order: the base optimizer is null");
-  if (!est) throw ValueError("zeroth-order: the gradient estimator is null");
-  return base->params();
-}
-}  // namespace
-
 ZerothOrder::ZerothOrder(std::unique_ptr<Optimizer> base, std::unique_ptr<GradientEstimator> estimator)
-    : Optimizer(base_params(base, estimator)), base_(std::move(base)), estimator_(std::move(estimator)) {}
+    : WrappedOptimizer(std::move(base)), estimator_(std::move(estimator)) {
+  if (!estimator_) throw ValueError("zeroth-order: the gradient estimator is null");
+}
 
-double ZerothOrder::step(Objective& objective) {
+ParamVector ZerothOrder::direction(Objective& objective, double* loss) {
   check_objective(objective);
-  double loss = 0.0;
-  const ParamVector g = estimator_->estimate(objective, &loss);
-  base_->apply(g);
-  ++steps_;
-  return loss;
+  return estimator_->estimate(objective, loss);
 }
 
 // ---- MeZO ----------------------------------------------------------------------------------------

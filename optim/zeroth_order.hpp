@@ -78,24 +78,14 @@ class CoordinateGradientEstimator : public GradientEstimator {
 };
 
 // Any optimizer driven by a zeroth-order estimate: step = estimator, then base.apply(ĝ).
-class ZerothOrder : public Optimizer {
+class ZerothOrder : public WrappedOptimizer {
  public:
   ZerothOrder(std::unique_ptr<Optimizer> base, std::unique_ptr<GradientEstimator> estimator);
   std::string name() const override { return "zo_" + estimator_->name() + "_" + base_->name(); }
-  double step(Objective& objective) override;
-  void apply(const ParamVector& direction) override { base_->apply(direction); }
-  double learning_rate() const override { return base_->learning_rate(); }
-  void set_learning_rate(double lr) override { base_->set_learning_rate(lr); }
-  nn::NamedTensors state() const override { return base_->state(); }
-  void load_state(const nn::NamedTensors& state) override {
-    base_->load_state(state);
-    steps_ = base_->steps();
-  }
-  Optimizer& base() { return *base_; }
+  ParamVector direction(Objective& objective, double* loss = nullptr) override;
   GradientEstimator& estimator() { return *estimator_; }
 
  private:
-  std::unique_ptr<Optimizer> base_;
   std::unique_ptr<GradientEstimator> estimator_;
 };
 
