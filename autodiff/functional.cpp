@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <optional>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -250,19 +251,23 @@ GradcheckReport gradcheck(const MultiFn& f, const std::vector<Tensor>& inputs, c
   for (const Tensor& x : inputs) xs.push_back(x.to(DType::f64));
 
   // The scalar s(x) = ⟨w, f(x)⟩ for a fixed random cotangent w.
-  Tensor w;
+  std::optional<Tensor> cotangent;  // drawn on the first evaluation, from f(x)'s shape
   auto project = [&](const std::vector<Tensor>& at, Tape& tape, std::vector<Var>& vars) {
     vars.clear();
     for (const Tensor& x : at) vars.push_back(tape.variable(x));
     const Var y = f(vars);
     if (y.dtype() != DType::f64) throw DTypeError("gradcheck: f returned float32 for float64 inputs");
-    if (w.numel() != y.numel() || !(w.shape() == y.shape())) {
-      w = Tensor(DType::f64, y.shape());
+    if (!cotangent) {
+      Tensor w(DType::f64, y.shape());
       std::mt19937_64 rng(options.seed);
       std::normal_distribution<double> normal;
       for (std::size_t i = 0; i < w.numel(); ++i) w.set(i, y.numel() == 1 ? 1.0 : normal(rng));
+      cotangent = std::move(w);
+    } else if (!(cotangent->shape() == y.shape())) {
+      throw ShapeError("gradcheck: f returned shape " + y.shape().str() + " at a perturbed point but " +
+                       cotangent->shape().str() + " at the first");
     }
-    return sum(y * w);
+    return sum(y * *cotangent);
   };
   auto value_at = [&](const std::vector<Tensor>& at) {
     Tape tape;

@@ -300,3 +300,30 @@ TEST_CASE("functional: errors name what was expected and what came", "[functiona
              }),
              Contains("(2, 3)") && Contains("(4,)"));
 }
+
+namespace {
+// A primitive whose reverse rule is off by a factor 2: gradcheck must catch it on a scalar output.
+struct WrongSquare {
+  static constexpr const char* name = "wrong_square";
+  static Tensor eval(const CustomInputs<Tensor>& x) { return x[0] * x[0]; }
+  template <class X>
+  static std::vector<X> vjp(const X& g, const CustomInputs<X>& x, const X&) {
+    return {g * x[0]};  // the true rule is g * 2x
+  }
+};
+}  // namespace
+
+TEST_CASE("gradcheck fails a wrong reverse rule behind a scalar output", "[functional][gradcheck]") {
+  const Tensor x = Tensor::from({3}, {0.5, -1.0, 2.0});
+  const GradcheckReport right = gradcheck([](const Var& v) { return sum(v * v); }, x);
+  CHECK(right.passed);
+  CHECK(right.max_abs_error < 1e-6);
+  const GradcheckReport wrong = gradcheck([](const Var& v) { return sum(custom<WrongSquare>({v})); }, x);
+  CHECK_FALSE(wrong.passed);
+  REQUIRE_FALSE(wrong.worst.empty());
+  // The worst entry is x = 2: reverse says 2, the numeric derivative is 4.
+  CHECK(wrong.worst[0].index == 2);
+  CHECK(wrong.worst[0].reverse == Approx(2.0));
+  CHECK(wrong.worst[0].numeric == Approx(4.0).epsilon(1e-6));
+  CHECK_THAT(wrong.str(), Catch::Contains("FAILED"));
+}
