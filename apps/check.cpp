@@ -67,8 +67,9 @@ class Checked {
     const Var x = reshape(slice(z, 0, 0, static_cast<std::ptrdiff_t>(offset)), case_.input.shape());
     for (nn::Parameter* p : params_) {
       const std::size_t n = p->value.numel();
-      p->bind(reshape(slice(z, 0, static_cast<std::ptrdiff_t>(offset), static_cast<std::ptrdiff_t>(offset + n)),
-                      p->value.shape()));
+      p->bind(
+          reshape(slice(z, 0, static_cast<std::ptrdiff_t>(offset), static_cast<std::ptrdiff_t>(offset + n)),
+                  p->value.shape()));
       offset += n;
     }
     const Var y = (*case_.module)(x);
@@ -149,7 +150,8 @@ std::vector<Row> check_case(Case& c, const CheckOptions& o, std::uint64_t seed) 
     const auto difference = [&](double h) {
       return (ch.taylor_derivative(z + v * h, k - 1) - ch.taylor_derivative(z - v * h, k - 1)) / (2 * h);
     };
-    const std::vector<double> steps = k == 1 ? std::vector<double>{1e-5, 1e-6, 1e-7} : std::vector<double>{1e-4, 1e-5, 1e-6};
+    const std::vector<double> steps =
+        k == 1 ? std::vector<double>{1e-5, 1e-6, 1e-7} : std::vector<double>{1e-4, 1e-5, 1e-6};
     double previous = difference(steps[0]), current = previous;
     r.kink = true;
     for (std::size_t i = 1; i < steps.size(); ++i) {
@@ -229,13 +231,15 @@ std::vector<Case> layer_cases(Generator& gen) {
   add(std::make_shared<nn::BatchNorm2d>(2, bn), Shape{3, 2, 3, 3});
   // Parameters away from their initial constants (ones/zeros), so every term is exercised.
   for (auto& c : cases) {
-    for (nn::Parameter* p : c.module->parameters()) p->value = p->value + normal(p->value.shape(), 0.0, 0.3, gen);
+    for (nn::Parameter* p : c.module->parameters())
+      p->value = p->value + normal(p->value.shape(), 0.0, 0.3, gen);
   }
   return cases;
 }
 
 int run_check(const RunConfig& given, const CheckOptions& o) {
-  if (o.order < 1 || o.order > 8) throw UsageError("--order: must be between 1 and 8, got " + std::to_string(o.order));
+  if (o.order < 1 || o.order > 8)
+    throw UsageError("--order: must be between 1 and 8, got " + std::to_string(o.order));
   RunConfig c = given;
   c.dtype = "float64";
   c.resolve_and_check();
@@ -251,15 +255,18 @@ int run_check(const RunConfig& given, const CheckOptions& o) {
     m.labels = {1, 7, 3};
     cases.push_back(m);
   }
-  std::printf("jetgrad check: derivatives of order 1..%d in float64, along a random unit direction v of (input, "
-              "parameters)\n",
-              o.order);
-  std::printf("columns: the Taylor-mode value k! c_k, then each other mode's relative difference from it;\n"
-              "exact modes must agree to %.0e, central differences to %.0e.\n\n",
-              o.exact_tol, o.fd_tol);
+  std::printf(
+      "jetgrad check: derivatives of order 1..%d in float64, along a random unit direction v of (input, "
+      "parameters)\n",
+      o.order);
+  std::printf(
+      "columns: the Taylor-mode value k! c_k, then each other mode's relative difference from it;\n"
+      "exact modes must agree to %.0e, central differences to %.0e.\n\n",
+      o.exact_tol, o.fd_tol);
   char buf[400];
-  std::snprintf(buf, sizeof buf, "%-40s %2s %15s %9s %9s %10s %9s %11s %11s  %s\n", "layer", "k", "Taylor k!c_k", "reverse",
-                "forward", "Taylor/rev", "rev/rev", "finite diff", "elementwise", "result");
+  std::snprintf(buf, sizeof buf, "%-40s %2s %15s %9s %9s %10s %9s %11s %11s  %s\n", "layer", "k",
+                "Taylor k!c_k", "reverse", "forward", "Taylor/rev", "rev/rev", "finite diff", "elementwise",
+                "result");
   std::fputs(buf, stdout);
   std::fputs((std::string(132, '-') + "\n").c_str(), stdout);
   std::size_t checked = 0, failed = 0, kinks = 0;
@@ -276,10 +283,10 @@ int run_check(const RunConfig& given, const CheckOptions& o) {
       kinks += r.kink;
       std::string name = r.order == 1 ? r.layer : "";
       if (name.size() > 40) name = name.substr(0, 37) + "...";
-      std::snprintf(buf, sizeof buf, "%-40s %2d %15.8e %9s %9s %10s %9s %11s %11s  %s\n", name.c_str(), r.order, r.value,
-                    cell(r.reverse).c_str(), cell(r.forward).c_str(), cell(r.taylor_rev).c_str(),
-                    cell(r.rev_rev).c_str(), r.kink ? "kink" : cell(r.fd).c_str(), cell(r.elementwise).c_str(),
-                    r.ok ? "ok" : "FAIL");
+      std::snprintf(buf, sizeof buf, "%-40s %2d %15.8e %9s %9s %10s %9s %11s %11s  %s\n", name.c_str(),
+                    r.order, r.value, cell(r.reverse).c_str(), cell(r.forward).c_str(),
+                    cell(r.taylor_rev).c_str(), cell(r.rev_rev).c_str(), r.kink ? "kink" : cell(r.fd).c_str(),
+                    cell(r.elementwise).c_str(), r.ok ? "ok" : "FAIL");
       std::fputs(buf, stdout);
     }
     std::fflush(stdout);
@@ -287,9 +294,10 @@ int run_check(const RunConfig& given, const CheckOptions& o) {
   std::printf("\n%zu cases, %zu checks: %s\n", cases.size(), checked,
               failed == 0 ? "all passed" : (std::to_string(failed) + " FAILED").c_str());
   if (kinks > 0) {
-    std::printf("(%zu finite-difference check(s) marked kink: a ReLU or max-pool kink lay within every step, so\n"
-                " central differences say nothing there; the exact modes were still compared)\n",
-                kinks);
+    std::printf(
+        "(%zu finite-difference check(s) marked kink: a ReLU or max-pool kink lay within every step, so\n"
+        " central differences say nothing there; the exact modes were still compared)\n",
+        kinks);
   }
   return failed == 0 ? 0 : 1;
 }
@@ -298,8 +306,9 @@ int run_check(const RunConfig& given, const CheckOptions& o) {
 
 CLI::App* add_check_command(CLI::App& root, std::function<int()>& run) {
   auto* sub = root.add_subcommand(
-      "check", "gradcheck every layer and the chosen model at orders 1..K in every mode (a proof that the "
-               "derivatives are right on this machine)");
+      "check",
+      "gradcheck every layer and the chosen model at orders 1..K in every mode (a proof that the "
+      "derivatives are right on this machine)");
   auto c = std::make_shared<RunConfig>();
   c->hidden = {16};
   auto o = std::make_shared<CheckOptions>();
@@ -307,11 +316,14 @@ CLI::App* add_check_command(CLI::App& root, std::function<int()>& run) {
   sub->add_option("--model", c->model, "the model checked besides the layers")
       ->check(CLI::IsMember({"mlp", "cnn"}))
       ->capture_default_str();
-  sub->add_option("--hidden", c->hidden, "its layer sizes (as for train)")->delimiter(',')->capture_default_str();
+  sub->add_option("--hidden", c->hidden, "its layer sizes (as for train)")
+      ->delimiter(',')
+      ->capture_default_str();
   sub->add_option("--activation", c->activation, "its activation")
       ->check(CLI::IsMember({"relu", "tanh", "gelu", "silu"}))
       ->capture_default_str();
-  sub->add_option("--seed", c->seed, "seed of the random inputs, parameters and directions")->capture_default_str();
+  sub->add_option("--seed", c->seed, "seed of the random inputs, parameters and directions")
+      ->capture_default_str();
   sub->add_option("--exact-tol", o->exact_tol, "tolerance between exact modes")->capture_default_str();
   sub->add_option("--fd-tol", o->fd_tol, "tolerance of the central differences")->capture_default_str();
   sub->add_flag("!--no-layers", o->layers, "check only the model");

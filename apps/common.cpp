@@ -1,8 +1,5 @@
 #include "apps/common.hpp"
 
-#include <dlfcn.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -15,6 +12,9 @@
 #include <span>
 #include <sstream>
 
+#include <dlfcn.h>
+#include <unistd.h>
+
 #include "optim/flat.hpp"
 
 namespace jetgrad::app {
@@ -25,8 +25,8 @@ namespace {
 
 const std::vector<std::string> model_names = {"mlp", "cnn"};
 const std::vector<std::string> activation_names = {"relu", "tanh", "gelu", "silu"};
-const std::vector<std::string> optimizer_names = {"sgd", "adam", "adamw", "sam",      "asam",
-                                                  "gam", "gam-accelerated", "gr", "fad", "perpgrad"};
+const std::vector<std::string> optimizer_names = {
+    "sgd", "adam", "adamw", "sam", "asam", "gam", "gam-accelerated", "gr", "fad", "perpgrad"};
 const std::vector<std::string> base_names = {"sgd", "adam"};
 
 bool one_of(const std::string& s, const std::vector<std::string>& names) {
@@ -72,7 +72,8 @@ std::string hidden_str(const std::vector<std::size_t>& h) {
 volatile std::sig_atomic_t interrupt_flag = 0;
 extern "C" void on_sigint(int) {
   interrupt_flag = 1;
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once (files stay whole: writes are atomic)
+  std::signal(SIGINT,
+              SIG_DFL);  // a second Ctrl-C ends the program at once (files stay whole: writes are atomic)
 }
 
 }  // namespace
@@ -82,18 +83,22 @@ extern "C" void on_sigint(int) {
 void RunConfig::resolve_and_check() {
   const auto bad = [](const std::string& what) { throw UsageError(what); };
   if (!one_of(model, model_names)) bad("--model: expected " + list(model_names) + ", got '" + model + "'");
-  if (hidden.empty()) hidden = model == "cnn" ? std::vector<std::size_t>{8, 16} : std::vector<std::size_t>{128};
+  if (hidden.empty())
+    hidden = model == "cnn" ? std::vector<std::size_t>{8, 16} : std::vector<std::size_t>{128};
   for (std::size_t h : hidden) {
     if (h == 0 || h > 100000) {
       bad("--hidden: every layer size must be between 1 and 100000, got " + hidden_str(hidden));
     }
   }
   if (model == "cnn" && hidden.size() > 4) {
-    bad("--hidden: a cnn has one conv block per entry, each halving the image; at most 4 fit 28x28 images, got " +
+    bad("--hidden: a cnn has one conv block per entry, each halving the image; at most 4 fit 28x28 images, "
+        "got " +
         std::to_string(hidden.size()));
   }
-  if (!one_of(activation, activation_names)) bad("--activation: expected " + list(activation_names) + ", got '" + activation + "'");
-  if (!one_of(optimizer, optimizer_names)) bad("--optimizer: expected " + list(optimizer_names) + ", got '" + optimizer + "'");
+  if (!one_of(activation, activation_names))
+    bad("--activation: expected " + list(activation_names) + ", got '" + activation + "'");
+  if (!one_of(optimizer, optimizer_names))
+    bad("--optimizer: expected " + list(optimizer_names) + ", got '" + optimizer + "'");
   if (!one_of(base, base_names)) bad("--base: expected " + list(base_names) + ", got '" + base + "'");
   if (optimizer == "sgd" || optimizer == "adam") base = optimizer;
   if (optimizer == "adamw") base = "adam";
@@ -102,17 +107,22 @@ void RunConfig::resolve_and_check() {
   if (!(momentum >= 0.0 && momentum < 1.0)) bad("--momentum: must be in [0, 1), got " + num(momentum));
   if (!(weight_decay >= 0.0)) bad("--weight-decay: must be >= 0, got " + num(weight_decay));
   if (rho == 0.0) {
-    if (optimizer == "asam") rho = 0.5;
-    else if (optimizer == "gam" || optimizer == "gam-accelerated") rho = 0.2;
-    else rho = 0.05;
+    if (optimizer == "asam")
+      rho = 0.5;
+    else if (optimizer == "gam" || optimizer == "gam-accelerated")
+      rho = 0.2;
+    else
+      rho = 0.05;
   }
   if (!(rho > 0.0) || !std::isfinite(rho)) bad("--rho: must be a positive number, got " + num(rho));
   if (alpha == 0.0) alpha = optimizer == "fad" ? 1.0 : 0.6;
   if (!(alpha >= 0.0)) bad("--alpha: must be >= 0, got " + num(alpha));
   if (!(beta >= 0.0)) bad("--beta: must be >= 0, got " + num(beta));
   if (!(gamma >= 0.0)) bad("--gamma: must be >= 0, got " + num(gamma));
-  if (schedule != "constant" && schedule != "cosine") bad("--schedule: expected constant|cosine, got '" + schedule + "'");
-  if (epochs == 0 || epochs > 1000000) bad("--epochs: must be between 1 and 1000000, got " + std::to_string(epochs));
+  if (schedule != "constant" && schedule != "cosine")
+    bad("--schedule: expected constant|cosine, got '" + schedule + "'");
+  if (epochs == 0 || epochs > 1000000)
+    bad("--epochs: must be between 1 and 1000000, got " + std::to_string(epochs));
   if (batch_size == 0) bad("--batch-size: must be at least 1");
   if (dtype != "float32" && dtype != "float64") bad("--dtype: expected float32|float64, got '" + dtype + "'");
   if (threads < 0) bad("--threads: must be >= 0, got " + std::to_string(threads));
@@ -221,18 +231,26 @@ void add_model_flags(CLI::App& app, RunConfig& c) {
 void add_data_flags(CLI::App& app, RunConfig& c) {
   app.add_option("--data", c.data,
                  "embedded (the shipped 6,000/1,000-image Fashion-MNIST subset), fashion-mnist (the full set "
-                 "in " + std::string(nn::default_fashion_mnist_dir) + "), a directory of IDX files "
-                 "({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]) or a CSV file")
+                 "in " +
+                     std::string(nn::default_fashion_mnist_dir) +
+                     "), a directory of IDX files "
+                     "({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]) or a CSV file")
       ->capture_default_str();
-  app.add_option("--test-data", c.test_data, "CSV data only: the test file (default: the last 10% of --data)");
-  app.add_option("--label-column", c.label_column, "CSV data only: the label's column (negative: from the end)")
+  app.add_option("--test-data", c.test_data,
+                 "CSV data only: the test file (default: the last 10% of --data)");
+  app.add_option("--label-column", c.label_column,
+                 "CSV data only: the label's column (negative: from the end)")
       ->capture_default_str();
-  app.add_option("--limit-train", c.limit_train, "use only this many training samples (0: all)")->capture_default_str();
-  app.add_option("--limit-test", c.limit_test, "use only this many test samples (0: all)")->capture_default_str();
+  app.add_option("--limit-train", c.limit_train, "use only this many training samples (0: all)")
+      ->capture_default_str();
+  app.add_option("--limit-test", c.limit_test, "use only this many test samples (0: all)")
+      ->capture_default_str();
 }
 
 void add_training_flags(CLI::App& app, RunConfig& c) {
-  app.add_option("--optimizer", c.optimizer, "optimizer")->check(CLI::IsMember(optimizer_names))->capture_default_str();
+  app.add_option("--optimizer", c.optimizer, "optimizer")
+      ->check(CLI::IsMember(optimizer_names))
+      ->capture_default_str();
   app.add_option("--base", c.base, "base optimizer under sam/asam/gam/gr/fad/perpgrad")
       ->check(CLI::IsMember(base_names))
       ->capture_default_str();
@@ -248,19 +266,28 @@ void add_training_flags(CLI::App& app, RunConfig& c) {
       ->capture_default_str();
   app.add_option("--epochs", c.epochs, "epochs (with --resume: the total to reach)")->capture_default_str();
   app.add_option("--batch-size", c.batch_size, "mini-batch size")->capture_default_str();
-  app.add_option("--seed", c.seed, "seed of every random choice (weights, batch order, estimators)")->capture_default_str();
-  app.add_option("--threads", c.threads,
-                 "OpenBLAS threads (0: the library's default). Results are reproducible for a given thread count; "
-                 "1 gives the same numbers on every machine")->capture_default_str();
+  app.add_option("--seed", c.seed, "seed of every random choice (weights, batch order, estimators)")
+      ->capture_default_str();
+  app.add_option(
+         "--threads", c.threads,
+         "OpenBLAS threads (0: the library's default). Results are reproducible for a given thread count; "
+         "1 gives the same numbers on every machine")
+      ->capture_default_str();
 }
 
 void add_curvature_flags(CLI::App& app, RunConfig& c) {
-  app.add_option("--curvature-every", c.curvature_every, "curvature metrics every N epochs (0: never)")->capture_default_str();
-  app.add_option("--curvature-batch", c.curvature_batch, "size of the fixed batch of the curvature metrics")->capture_default_str();
-  app.add_option("--lanczos-steps", c.lanczos_steps, "Lanczos steps (HVPs) for the top eigenvalue")->capture_default_str();
-  app.add_option("--trace-samples", c.trace_samples, "Hutchinson samples (HVPs) for the trace")->capture_default_str();
-  app.add_option("--flatness-steps", c.flatness_steps, "projected-ascent steps of the first-order flatness")->capture_default_str();
-  app.add_option("--flatness-rho", c.flatness_rho, "radius of the first-order flatness")->capture_default_str();
+  app.add_option("--curvature-every", c.curvature_every, "curvature metrics every N epochs (0: never)")
+      ->capture_default_str();
+  app.add_option("--curvature-batch", c.curvature_batch, "size of the fixed batch of the curvature metrics")
+      ->capture_default_str();
+  app.add_option("--lanczos-steps", c.lanczos_steps, "Lanczos steps (HVPs) for the top eigenvalue")
+      ->capture_default_str();
+  app.add_option("--trace-samples", c.trace_samples, "Hutchinson samples (HVPs) for the trace")
+      ->capture_default_str();
+  app.add_option("--flatness-steps", c.flatness_steps, "projected-ascent steps of the first-order flatness")
+      ->capture_default_str();
+  app.add_option("--flatness-rho", c.flatness_rho, "radius of the first-order flatness")
+      ->capture_default_str();
 }
 
 // ---- data -----------------------------------------------------------------------------------------
@@ -307,7 +334,8 @@ Data load_data(const RunConfig& c) {
   } else if (c.data == "fashion-mnist" || (fs::is_directory(c.data))) {
     const std::string dir = c.data == "fashion-mnist" ? std::string(nn::default_fashion_mnist_dir) : c.data;
     if (!fs::is_directory(dir)) {
-      throw Error("--data fashion-mnist: " + dir + " does not exist (install the Debian package dataset-fashion-mnist)");
+      throw Error("--data fashion-mnist: " + dir +
+                  " does not exist (install the Debian package dataset-fashion-mnist)");
     }
     out.train = nn::fashion_mnist(dir, true);
     out.test = nn::fashion_mnist(dir, false);
@@ -327,7 +355,8 @@ Data load_data(const RunConfig& c) {
       }
     } else {
       const std::size_t n = all.size(), n_test = std::max<std::size_t>(1, n / 10);
-      if (n < 2) throw Error("--data: " + c.data + " has " + std::to_string(n) + " sample(s); at least 2 are needed");
+      if (n < 2)
+        throw Error("--data: " + c.data + " has " + std::to_string(n) + " sample(s); at least 2 are needed");
       out.train.inputs = rows(all.inputs, 0, n - n_test);
       out.train.labels.assign(all.labels.begin(), all.labels.end() - static_cast<std::ptrdiff_t>(n_test));
       out.test.inputs = rows(all.inputs, n - n_test, n);
@@ -338,7 +367,8 @@ Data load_data(const RunConfig& c) {
     }
     out.description = "CSV " + c.data;
   } else {
-    throw Error("--data: '" + c.data + "' is neither embedded, fashion-mnist, a directory of IDX files nor a CSV file " +
+    throw Error("--data: '" + c.data +
+                "' is neither embedded, fashion-mnist, a directory of IDX files nor a CSV file " +
                 "(no such file or directory)");
   }
   out.train = subset(out.train, c.limit_train);
@@ -354,8 +384,8 @@ Data load_data(const RunConfig& c) {
 
 // ---- model ----------------------------------------------------------------------------------------
 
-std::shared_ptr<nn::Sequential> build_model(const RunConfig& c, const Shape& sample_shape, std::size_t classes,
-                                            Generator& gen) {
+std::shared_ptr<nn::Sequential> build_model(const RunConfig& c, const Shape& sample_shape,
+                                            std::size_t classes, Generator& gen) {
   const DType dt = c.element_type();
   auto model = std::make_shared<nn::Sequential>();
   if (c.model == "mlp") {
@@ -377,8 +407,9 @@ std::shared_ptr<nn::Sequential> build_model(const RunConfig& c, const Shape& sam
   } else if (sample_shape.rank() == 3) {
     channels = sample_shape[0], H = sample_shape[1], W = sample_shape[2];
   } else {
-    throw UsageError("--model cnn: needs image data (samples of shape (H, W) or (C, H, W)), got samples of shape " +
-                     sample_shape.str() + " (use --model mlp for tabular data)");
+    throw UsageError(
+        "--model cnn: needs image data (samples of shape (H, W) or (C, H, W)), got samples of shape " +
+        sample_shape.str() + " (use --model mlp for tabular data)");
   }
   for (std::size_t i = 0; i < c.hidden.size(); ++i) {
     nn::Conv2dOptions opt;
@@ -392,8 +423,8 @@ std::shared_ptr<nn::Sequential> build_model(const RunConfig& c, const Shape& sam
     if (H == 0 || W == 0) {
       throw UsageError("--hidden: " + std::to_string(c.hidden.size()) + " conv blocks halve " +
                        std::to_string(sample_shape[sample_shape.rank() - 2]) + "x" +
-                       std::to_string(sample_shape[sample_shape.rank() - 1]) + " images to nothing; use at most " +
-                       std::to_string(i) + " entries");
+                       std::to_string(sample_shape[sample_shape.rank() - 1]) +
+                       " images to nothing; use at most " + std::to_string(i) + " entries");
     }
   }
   model->push_back(std::make_shared<nn::Flatten>(1, -1));
@@ -410,10 +441,13 @@ std::string describe_model(const RunConfig& c) {
 
 std::unique_ptr<optim::Optimizer> build_optimizer(const RunConfig& c, const optim::ParamList& params) {
   const auto base = [&]() -> std::unique_ptr<optim::Optimizer> {
-    if (c.optimizer == "adamw") return optim::make_adamw(params, {.lr = c.lr, .weight_decay = c.weight_decay});
-    if (c.base == "adam") return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = c.lr, .weight_decay = c.weight_decay});
-    return std::make_unique<optim::SGD>(params,
-                                        optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
+    if (c.optimizer == "adamw")
+      return optim::make_adamw(params, {.lr = c.lr, .weight_decay = c.weight_decay});
+    if (c.base == "adam")
+      return std::make_unique<optim::Adam>(params,
+                                           optim::AdamOptions{.lr = c.lr, .weight_decay = c.weight_decay});
+    return std::make_unique<optim::SGD>(
+        params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
   };
   const std::string& o = c.optimizer;
   if (o == "sgd" || o == "adam" || o == "adamw") return base();
@@ -427,9 +461,11 @@ std::unique_ptr<optim::Optimizer> build_optimizer(const RunConfig& c, const opti
     g.alpha = c.alpha;
     return std::make_unique<optim::GAM>(base(), g);
   }
-  if (o == "gr") return std::make_unique<optim::GradientRegularization>(base(), optim::GradRegOptions{.gamma = c.gamma});
+  if (o == "gr")
+    return std::make_unique<optim::GradientRegularization>(base(), optim::GradRegOptions{.gamma = c.gamma});
   if (o == "fad") {
-    return std::make_unique<optim::FAD>(base(), optim::FADOptions{.rho = c.rho, .alpha = c.alpha, .beta = c.beta});
+    return std::make_unique<optim::FAD>(base(),
+                                        optim::FADOptions{.rho = c.rho, .alpha = c.alpha, .beta = c.beta});
   }
   if (o == "perpgrad") return std::make_unique<optim::PerpGrad>(base(), optim::PerpGradOptions{});
   throw UsageError("--optimizer: unknown optimizer '" + o + "'");
@@ -462,7 +498,8 @@ Evaluation evaluate(nn::Module& model, const nn::Dataset& d, std::size_t chunk) 
     const std::span<const std::size_t> labels(d.labels.data() + start, stop - start);
     loss_sum += nn::cross_entropy(logits, labels).item() * static_cast<double>(stop - start);
     const Tensor predicted = argmax(logits.value(), 1);
-    for (std::size_t i = 0; i < labels.size(); ++i) correct += predicted.at(i) == static_cast<double>(labels[i]);
+    for (std::size_t i = 0; i < labels.size(); ++i)
+      correct += predicted.at(i) == static_cast<double>(labels[i]);
   }
   model.train();
   const double n = static_cast<double>(std::max<std::size_t>(d.size(), 1));
@@ -481,7 +518,8 @@ nn::Batch fixed_batch(const nn::Dataset& d, std::size_t n, std::uint64_t seed) {
 
 // ---- checkpoints ------------------------------------------------------------------------------------
 
-void save_checkpoint(const std::string& path, nn::Module& model, const optim::Optimizer* opt, std::size_t epoch) {
+void save_checkpoint(const std::string& path, nn::Module& model, const optim::Optimizer* opt,
+                     std::size_t epoch) {
   nn::NamedTensors all;
   for (auto& [name, t] : model.state()) all.emplace_back("model." + name, std::move(t));
   if (opt) {
@@ -497,9 +535,12 @@ std::size_t load_checkpoint(const std::string& path, nn::Module& model, optim::O
   nn::NamedTensors model_part, optim_part;
   double epoch = -1.0;
   for (const auto& [name, t] : all) {
-    if (name.rfind("model.", 0) == 0) model_part.emplace_back(name.substr(6), t);
-    else if (name.rfind("optim.", 0) == 0) optim_part.emplace_back(name.substr(6), t);
-    else if (name == "meta.epoch" && t.numel() == 1) epoch = t.item();
+    if (name.rfind("model.", 0) == 0)
+      model_part.emplace_back(name.substr(6), t);
+    else if (name.rfind("optim.", 0) == 0)
+      optim_part.emplace_back(name.substr(6), t);
+    else if (name == "meta.epoch" && t.numel() == 1)
+      epoch = t.item();
   }
   if (epoch < 0.0) throw Error(path + ": not a jetgrad training checkpoint (it has no meta.epoch entry)");
   const std::size_t expected = model.state().size();
@@ -524,7 +565,9 @@ std::size_t load_checkpoint(const std::string& path, nn::Module& model, optim::O
 
 // ---- files --------------------------------------------------------------------------------------------
 
-std::string join_path(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
+std::string join_path(const std::string& dir, const std::string& name) {
+  return (fs::path(dir) / name).string();
+}
 
 void make_dirs(const std::string& dir) {
   std::error_code ec;
@@ -569,25 +612,32 @@ double now_seconds() {
 
 std::string format_seconds(double s) {
   char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%.0fs", s);
-  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, (static_cast<int>(s) / 60) % 60);
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%.0fs", s);
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, (static_cast<int>(s) / 60) % 60);
   return buf;
 }
 
 Progress::Progress(std::string label, std::size_t total, bool enabled)
-    : label_(std::move(label)), total_(total), enabled_(enabled && isatty(STDERR_FILENO)), start_(now_seconds()) {}
+    : label_(std::move(label)),
+      total_(total),
+      enabled_(enabled && isatty(STDERR_FILENO)),
+      start_(now_seconds()) {}
 
 void Progress::update(std::size_t done, double loss) {
   if (!enabled_ || total_ == 0) return;
   const double elapsed = now_seconds() - start_;
-  const double eta = done > 0 ? elapsed * static_cast<double>(total_ - done) / static_cast<double>(done) : 0.0;
+  const double eta =
+      done > 0 ? elapsed * static_cast<double>(total_ - done) / static_cast<double>(done) : 0.0;
   constexpr int width = 24;
   const int filled = static_cast<int>(width * done / total_);
   std::string bar(static_cast<std::size_t>(filled), '#');
   bar.resize(width, '.');
-  std::fprintf(stderr, "\r%s [%s] %zu/%zu loss %.4f ETA %s   ", label_.c_str(), bar.c_str(), done, total_, loss,
-               format_seconds(eta).c_str());
+  std::fprintf(stderr, "\r%s [%s] %zu/%zu loss %.4f ETA %s   ", label_.c_str(), bar.c_str(), done, total_,
+               loss, format_seconds(eta).c_str());
   std::fflush(stderr);
 }
 

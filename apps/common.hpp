@@ -28,13 +28,13 @@ struct UsageError : Error {
 // `--resume` reads it back, so a resumed run is the same run.
 struct RunConfig {
   // model
-  std::string model = "mlp";                 // mlp | cnn
-  std::vector<std::size_t> hidden = {128};   // mlp: hidden widths; cnn: channels of each conv block
-  std::string activation = "relu";           // relu | tanh | gelu | silu
+  std::string model = "mlp";                // mlp | cnn
+  std::vector<std::size_t> hidden = {128};  // mlp: hidden widths; cnn: channels of each conv block
+  std::string activation = "relu";          // relu | tanh | gelu | silu
   // data
-  std::string data = "embedded";             // embedded | fashion-mnist | <IDX dir> | <file.csv>
-  std::string test_data;                     // CSV only: the test file (default: last 10% of --data)
-  int label_column = -1;                     // CSV only
+  std::string data = "embedded";                // embedded | fashion-mnist | <IDX dir> | <file.csv>
+  std::string test_data;                        // CSV only: the test file (default: last 10% of --data)
+  int label_column = -1;                        // CSV only
   std::size_t limit_train = 0, limit_test = 0;  // 0: all samples
   // optimizer
   std::string optimizer = "sgd";  // sgd adam adamw sam asam gam gam-accelerated gr fad perpgrad
@@ -42,10 +42,10 @@ struct RunConfig {
   double lr = 0.0;                // 0: the default of the base (sgd 0.1, adam 1e-3)
   double momentum = 0.9;
   double weight_decay = 0.0;
-  double rho = 0.0;               // 0: the method's default (sam 0.05, gam 0.2, fad 0.05)
-  double alpha = 0.0;             // gam / fad; 0: default
-  double beta = 0.5;              // fad
-  double gamma = 0.01;            // gr
+  double rho = 0.0;                   // 0: the method's default (sam 0.05, gam 0.2, fad 0.05)
+  double alpha = 0.0;                 // gam / fad; 0: default
+  double beta = 0.5;                  // fad
+  double gamma = 0.01;                // gr
   std::string schedule = "constant";  // constant | cosine
   // loop
   std::size_t epochs = 10;
@@ -92,8 +92,8 @@ nn::Batch take(const nn::Dataset& d, const std::vector<std::size_t>& indices);
 // mlp: Flatten, [Linear, activation] per hidden width, Linear to the classes.
 // cnn: per entry of `hidden` a block Conv2d(3x3, padding 1), activation, MaxPool2d(2); then Flatten
 //      and Linear to the classes. Needs image inputs (N, H, W).
-std::shared_ptr<nn::Sequential> build_model(const RunConfig& c, const Shape& sample_shape, std::size_t classes,
-                                            Generator& gen);
+std::shared_ptr<nn::Sequential> build_model(const RunConfig& c, const Shape& sample_shape,
+                                            std::size_t classes, Generator& gen);
 std::string describe_model(const RunConfig& c);
 
 // ---- optimizer ------------------------------------------------------------------------------------
@@ -117,7 +117,8 @@ nn::Batch fixed_batch(const nn::Dataset& d, std::size_t n, std::uint64_t seed);
 // ---- checkpoints ------------------------------------------------------------------------------------
 // One file (nn::save_tensors, atomic): "model.<name>" for every parameter and buffer,
 // "optim.<name>" for the optimizer state, "meta.epoch" (epochs completed).
-void save_checkpoint(const std::string& path, nn::Module& model, const optim::Optimizer* opt, std::size_t epoch);
+void save_checkpoint(const std::string& path, nn::Module& model, const optim::Optimizer* opt,
+                     std::size_t epoch);
 // Loads into `model` (and `opt` when given); returns the epoch. Throws Error with a clear message for
 // a missing or corrupt file or a checkpoint of another model.
 std::size_t load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer* opt);

@@ -28,7 +28,8 @@ std::string cell(double v, const char* format) {
 }
 
 void write_comparison(const std::string& out, const RunConfig& c, const std::vector<Row>& rows) {
-  // comparison.json: the final numbers of each optimizer (the per-epoch ones are in <optimizer>/metrics.json).
+  // comparison.json: the final numbers of each optimizer (the per-epoch ones are in
+  // <optimizer>/metrics.json).
   json j;
   j["config"] = c.to_json();
   j["results"] = json::array();
@@ -66,16 +67,17 @@ void write_comparison(const std::string& out, const RunConfig& c, const std::vec
 std::string table(const std::vector<Row>& rows) {
   std::string s;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-16s %10s %10s %12s %12s %12s %10s\n", "optimizer", "test acc", "test loss",
-                "top eig", "trace", "R1", "s/epoch");
+  std::snprintf(buf, sizeof buf, "%-16s %10s %10s %12s %12s %12s %10s\n", "optimizer", "test acc",
+                "test loss", "top eig", "trace", "R1", "s/epoch");
   s += buf;
   s += std::string(88, '-') + "\n";
   for (const auto& r : rows) {
     const EpochMetrics last = r.result.epochs.empty() ? EpochMetrics{} : r.result.epochs.back();
     std::snprintf(buf, sizeof buf, "%-16s %10s %10s %12s %12s %12s %10s\n", r.optimizer.c_str(),
-                  (cell(100 * last.test_accuracy, "%.2f") + "%").c_str(), cell(last.test_loss, "%.4f").c_str(),
-                  cell(last.hessian_top_eigenvalue, "%.4g").c_str(), cell(last.hessian_trace, "%.4g").c_str(),
-                  cell(last.first_order_flatness, "%.4g").c_str(), cell(r.seconds_per_epoch, "%.2f").c_str());
+                  (cell(100 * last.test_accuracy, "%.2f") + "%").c_str(),
+                  cell(last.test_loss, "%.4f").c_str(), cell(last.hessian_top_eigenvalue, "%.4g").c_str(),
+                  cell(last.hessian_trace, "%.4g").c_str(), cell(last.first_order_flatness, "%.4g").c_str(),
+                  cell(r.seconds_per_epoch, "%.2f").c_str());
     s += buf;
   }
   return s;
@@ -93,7 +95,8 @@ CLI::App* add_compare_command(CLI::App& root, std::function<int()>& run) {
   auto optimizers = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"sgd", "sam", "gam"});
   auto out = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
-  sub->add_option("--optimizers", *optimizers, "optimizers to compare, comma-separated (see train --optimizer)")
+  sub->add_option("--optimizers", *optimizers,
+                  "optimizers to compare, comma-separated (see train --optimizer)")
       ->delimiter(',')
       ->capture_default_str();
   add_model_flags(*sub, *c);
@@ -101,7 +104,8 @@ CLI::App* add_compare_command(CLI::App& root, std::function<int()>& run) {
   add_training_flags(*sub, *c);
   sub->remove_option(sub->get_option("--optimizer"));
   add_curvature_flags(*sub, *c);
-  sub->add_option("--out", *out, "output directory (default: runs/compare, runs/compare-2, ... whichever is new)");
+  sub->add_option("--out", *out,
+                  "output directory (default: runs/compare, runs/compare-2, ... whichever is new)");
   sub->add_flag("--force", *force, "overwrite runs already in --out");
   sub->footer(
       "Writes <out>/<optimizer>/ (as jetgrad train does) for each optimizer, and <out>/comparison.json and "

@@ -1,11 +1,12 @@
 // jetgrad curvature: the curvature of a trained model's loss, from a checkpoint.
+#include "optim/curvature.hpp"
+
 #include <cstdio>
 #include <filesystem>
 
 #include "apps/commands.hpp"
 #include "apps/plot.hpp"
 #include "apps/train.hpp"
-#include "optim/curvature.hpp"
 
 namespace jetgrad::app {
 
@@ -25,7 +26,8 @@ struct CurvatureOptions {
 
 std::vector<double> linspace(double lo, double hi, std::size_t n) {
   std::vector<double> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = n == 1 ? lo : lo + (hi - lo) * static_cast<double>(i) / static_cast<double>(n - 1);
+  for (std::size_t i = 0; i < n; ++i)
+    v[i] = n == 1 ? lo : lo + (hi - lo) * static_cast<double>(i) / static_cast<double>(n - 1);
   return v;
 }
 
@@ -69,7 +71,8 @@ int run_curvature(CLI::App* sub, const RunConfig& given, const CurvatureOptions&
     throw UsageError("--landscape: expected none|1d|2d, got '" + o.landscape + "'");
   }
   if (o.top_k == 0 || o.top_k > c.lanczos_steps) {
-    throw UsageError("--top-k: must be between 1 and --lanczos-steps (" + std::to_string(c.lanczos_steps) + ")");
+    throw UsageError("--top-k: must be between 1 and --lanczos-steps (" + std::to_string(c.lanczos_steps) +
+                     ")");
   }
   const std::string out = o.out.empty() ? run_dir : o.out;
   make_dirs(out);
@@ -81,7 +84,8 @@ int run_curvature(CLI::App* sub, const RunConfig& given, const CurvatureOptions&
   const std::size_t epoch = load_checkpoint(checkpoint, *model, nullptr);
   const optim::ParamList params = model->parameters();
   const nn::Batch fixed = fixed_batch(data.train, c.curvature_batch, c.seed);
-  optim::Objective obj(params, [&](Tape& t) { return nn::cross_entropy((*model)(t.constant(fixed.x)), fixed.y); });
+  optim::Objective obj(params,
+                       [&](Tape& t) { return nn::cross_entropy((*model)(t.constant(fixed.x)), fixed.y); });
   std::printf("jetgrad curvature: %s, %s (epoch %zu), %zu parameters, fixed batch of %zu training samples\n",
               describe_model(c).c_str(), checkpoint.c_str(), epoch, model->num_parameters(), fixed.y.size());
   std::fflush(stdout);
@@ -90,14 +94,16 @@ int run_curvature(CLI::App* sub, const RunConfig& given, const CurvatureOptions&
   const optim::ParamVector theta = obj.values();
   const std::size_t dim = optim::numel(theta);
   const auto [loss, g] = obj.value_and_gradient();
-  const auto eig = optim::top_eigenvalues(optim::hvp_of(obj), theta, gen,
-                                          {.k = std::min(o.top_k, dim), .steps = std::min(c.lanczos_steps, dim)});
-  const Estimate trace = optim::hutchinson_trace(optim::hvp_of(obj), theta, gen, {.samples = c.trace_samples});
+  const auto eig = optim::top_eigenvalues(
+      optim::hvp_of(obj), theta, gen, {.k = std::min(o.top_k, dim), .steps = std::min(c.lanczos_steps, dim)});
+  const Estimate trace =
+      optim::hutchinson_trace(optim::hvp_of(obj), theta, gen, {.samples = c.trace_samples});
   const optim::FlatnessOptions fo{.rho = c.flatness_rho, .steps = c.flatness_steps};
   const double r1 = optim::first_order_flatness(obj, gen, fo).value;
   const double r0 = o.sharpness ? optim::zeroth_order_sharpness(obj, gen, fo).value : missing;
   const optim::SpectralDensity density = optim::spectral_density(
-      optim::hvp_of(obj), theta, gen, {.runs = o.density_runs, .steps = std::min(o.density_steps, dim), .grid_points = 1000});
+      optim::hvp_of(obj), theta, gen,
+      {.runs = o.density_runs, .steps = std::min(o.density_steps, dim), .grid_points = 1000});
 
   json report;
   report["checkpoint"] = checkpoint;
@@ -113,7 +119,9 @@ int run_curvature(CLI::App* sub, const RunConfig& given, const CurvatureOptions&
   report["first_order_flatness"] = r1;
   report["zeroth_order_sharpness"] = std::isfinite(r0) ? json(r0) : json(nullptr);
   report["flatness_rho"] = c.flatness_rho;
-  report["density"] = {{"grid", density.grid}, {"density", density.density}, {"ritz_values", density.nodes},
+  report["density"] = {{"grid", density.grid},
+                       {"density", density.density},
+                       {"ritz_values", density.nodes},
                        {"ritz_weights", density.weights}};
 
   std::printf("  loss on the batch           %.6g\n", loss);
@@ -126,10 +134,14 @@ int run_curvature(CLI::App* sub, const RunConfig& given, const CurvatureOptions&
   std::printf("  first-order flatness R1     %.6g   (rho %g)\n", r1, c.flatness_rho);
   if (std::isfinite(r0)) std::printf("  zeroth-order sharpness      %.6g   (rho %g)\n", r0, c.flatness_rho);
 
-  Panel dp{.title = "Hessian eigenvalue density (SLQ)", .xlabel = "eigenvalue",
-           .ylabel = "density", .series = {}, .log_y = true};
+  Panel dp{.title = "Hessian eigenvalue density (SLQ)",
+           .xlabel = "eigenvalue",
+           .ylabel = "density",
+           .series = {},
+           .log_y = true};
   dp.series.push_back({"", density.grid, density.density, false});
-  write_text(join_path(out, "hessian_density.svg"), svg_figure(describe_model(c) + ", epoch " + std::to_string(epoch), {dp}, 1));
+  write_text(join_path(out, "hessian_density.svg"),
+             svg_figure(describe_model(c) + ", epoch " + std::to_string(epoch), {dp}, 1));
   std::vector<std::string> files = {"hessian_density.svg"};
 
   if (o.landscape != "none") {
@@ -140,19 +152,26 @@ int run_curvature(CLI::App* sub, const RunConfig& given, const CurvatureOptions&
     if (o.landscape == "1d") {
       const std::vector<double> values = optim::landscape_1d(obj, d1, alphas);
       report["landscape"] = {{"kind", "1d"}, {"alphas", alphas}, {"loss", values}};
-      Panel lp{.title = "loss along a filter-normalized random direction", .xlabel = "alpha", .ylabel = "loss",
+      Panel lp{.title = "loss along a filter-normalized random direction",
+               .xlabel = "alpha",
+               .ylabel = "loss",
                .series = {}};
       lp.series.push_back({"", alphas, values});
       write_text(join_path(out, "landscape_1d.svg"), svg_figure(describe_model(c), {lp}, 1));
       files.push_back("landscape_1d.svg");
-      std::printf("  1-D landscape               loss %.4g at alpha 0, %.4g .. %.4g at alpha +-%g\n", values[n / 2],
-                  values.front(), values.back(), o.landscape_radius);
+      std::printf("  1-D landscape               loss %.4g at alpha 0, %.4g .. %.4g at alpha +-%g\n",
+                  values[n / 2], values.front(), values.back(), o.landscape_radius);
     } else {
       const optim::ParamVector d2 = optim::filter_normalized_direction(theta, lgen);
       const std::vector<double> values = optim::landscape_2d(obj, d1, d2, alphas, alphas);
       report["landscape"] = {{"kind", "2d"}, {"alphas", alphas}, {"betas", alphas}, {"loss", values}};
-      Heatmap hm{.title = "loss on a plane of filter-normalized directions", .xlabel = "alpha", .ylabel = "beta",
-                 .zlabel = "loss", .x = alphas, .y = alphas, .z = values};
+      Heatmap hm{.title = "loss on a plane of filter-normalized directions",
+                 .xlabel = "alpha",
+                 .ylabel = "beta",
+                 .zlabel = "loss",
+                 .x = alphas,
+                 .y = alphas,
+                 .z = values};
       write_text(join_path(out, "landscape_2d.svg"), svg_heatmap(hm));
       files.push_back("landscape_2d.svg");
       std::printf("  2-D landscape               %zux%zu grid, loss %.4g at the centre\n", n, n,
@@ -176,7 +195,8 @@ CLI::App* add_curvature_command(CLI::App& root, std::function<int()>& run) {
   c->lanczos_steps = 30;
   c->trace_samples = 50;
   auto o = std::make_shared<CurvatureOptions>();
-  sub->add_option("checkpoint", o->checkpoint, "a run directory (from jetgrad train) or its checkpoint.jgt")->required();
+  sub->add_option("checkpoint", o->checkpoint, "a run directory (from jetgrad train) or its checkpoint.jgt")
+      ->required();
   add_model_flags(*sub, *c);
   add_data_flags(*sub, *c);
   sub->add_option("--seed", c->seed, "seed (default: the run's)");
@@ -184,18 +204,23 @@ CLI::App* add_curvature_command(CLI::App& root, std::function<int()>& run) {
   add_curvature_flags(*sub, *c);
   sub->remove_option(sub->get_option("--curvature-every"));
   sub->add_option("--top-k", o->top_k, "how many of the largest eigenvalues")->capture_default_str();
-  sub->add_option("--density-runs", o->density_runs, "Lanczos runs of the eigenvalue density")->capture_default_str();
-  sub->add_option("--density-steps", o->density_steps, "Lanczos steps per density run")->capture_default_str();
+  sub->add_option("--density-runs", o->density_runs, "Lanczos runs of the eigenvalue density")
+      ->capture_default_str();
+  sub->add_option("--density-steps", o->density_steps, "Lanczos steps per density run")
+      ->capture_default_str();
   sub->add_option("--landscape", o->landscape, "loss landscape: none, 1d or 2d")
       ->check(CLI::IsMember({"none", "1d", "2d"}))
       ->capture_default_str();
-  sub->add_option("--landscape-points", o->landscape_points, "points (per axis) of the landscape (default 25 / 15)");
-  sub->add_option("--landscape-radius", o->landscape_radius, "the landscape spans [-r, r] along each direction")
+  sub->add_option("--landscape-points", o->landscape_points,
+                  "points (per axis) of the landscape (default 25 / 15)");
+  sub->add_option("--landscape-radius", o->landscape_radius,
+                  "the landscape spans [-r, r] along each direction")
       ->capture_default_str();
   sub->add_flag("!--no-sharpness", o->sharpness, "skip the zeroth-order sharpness");
   sub->add_option("--out", o->out, "output directory (default: the checkpoint's directory)");
   sub->footer(
-      "The model and data come from the run's config.json next to the checkpoint; --model, --hidden, --data ... "
+      "The model and data come from the run's config.json next to the checkpoint; --model, --hidden, --data "
+      "... "
       "override them.\nWrites curvature.json, hessian_density.svg and landscape_1d.svg or landscape_2d.svg.");
   run = [sub, c, o]() { return run_curvature(sub, *c, *o); };
   return sub;

@@ -22,12 +22,14 @@ int fail(int status, const std::string& message) {
 
 int main(int argc, char** argv) {
   using namespace jetgrad::app;
-  CLI::App app{"jetgrad: train models with exact higher-order derivatives, compare optimizers, measure curvature",
-               "jetgrad"};
+  CLI::App app{
+      "jetgrad: train models with exact higher-order derivatives, compare optimizers, measure curvature",
+      "jetgrad"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "jetgrad 0.1.0");
-  app.footer("Run `jetgrad <command> --help` for the options of a command. Without arguments, `jetgrad compare`\n"
-             "trains a small MLP on the embedded data with sgd, sam and gam (about a minute on 2 cores).");
+  app.footer(
+      "Run `jetgrad <command> --help` for the options of a command. Without arguments, `jetgrad compare`\n"
+      "trains a small MLP on the embedded data with sgd, sam and gam (about a minute on 2 cores).");
   std::function<int()> train, compare, curvature, check;
   CLI::App* train_cmd = add_train_command(app, train);
   CLI::App* compare_cmd = add_compare_command(app, compare);
@@ -47,7 +49,8 @@ int main(int argc, char** argv) {
                          "' (expected train, compare, curvature or check; see jetgrad --help)");
     }
     return fail(2, std::string(e.what()) + " (see jetgrad " +
-                       (app.get_subcommands().empty() ? std::string("") : app.get_subcommands()[0]->get_name() + " ") +
+                       (app.get_subcommands().empty() ? std::string("")
+                                                      : app.get_subcommands()[0]->get_name() + " ") +
                        "--help)");
   }
   try {

@@ -17,9 +17,16 @@ double read_number(const json& j, const char* key, const std::string& source) {
 }  // namespace
 
 const std::vector<std::string>& metric_columns() {
-  static const std::vector<std::string> columns = {
-      "epoch",     "train_loss",  "train_accuracy",         "test_loss",     "test_accuracy",
-      "grad_norm", "hessian_top_eigenvalue", "hessian_trace", "first_order_flatness", "seconds"};
+  static const std::vector<std::string> columns = {"epoch",
+                                                   "train_loss",
+                                                   "train_accuracy",
+                                                   "test_loss",
+                                                   "test_accuracy",
+                                                   "grad_norm",
+                                                   "hessian_top_eigenvalue",
+                                                   "hessian_trace",
+                                                   "first_order_flatness",
+                                                   "seconds"};
   return columns;
 }
 

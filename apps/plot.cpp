@@ -20,11 +20,20 @@ std::string escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -34,8 +43,10 @@ std::string fmt(double v) {
   char buf[32];
   if (v == 0.0) return "0";
   const double a = std::abs(v);
-  if (a >= 1e5 || a < 1e-3) std::snprintf(buf, sizeof buf, "%.2g", v);
-  else std::snprintf(buf, sizeof buf, "%.3g", v);
+  if (a >= 1e5 || a < 1e-3)
+    std::snprintf(buf, sizeof buf, "%.2g", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.3g", v);
   return buf;
 }
 
@@ -52,8 +63,8 @@ std::string text(double x, double y, const std::string& s, const char* anchor = 
 }
 
 std::string line(double x1, double y1, double x2, double y2, const std::string& style) {
-  return "<line x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" + num(y2) + "\" " + style +
-         "/>\n";
+  return "<line x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" + num(y2) +
+         "\" " + style + "/>\n";
 }
 
 struct Range {
@@ -113,8 +124,8 @@ std::string draw_panel(const Panel& p, double ox, double oy) {
   const auto px = [&](double v) { return x0 + (v - ax_lo) / (ax_hi - ax_lo) * (x1 - x0); };
   const auto py = [&](double v) { return y1 - (v - ay_lo) / (ay_hi - ay_lo) * (y1 - y0); };
 
-  s += "<rect x=\"" + num(x0) + "\" y=\"" + num(y0) + "\" width=\"" + num(x1 - x0) + "\" height=\"" + num(y1 - y0) +
-       "\" fill=\"white\" stroke=\"#333\"/>\n";
+  s += "<rect x=\"" + num(x0) + "\" y=\"" + num(y0) + "\" width=\"" + num(x1 - x0) + "\" height=\"" +
+       num(y1 - y0) + "\" fill=\"white\" stroke=\"#333\"/>\n";
   for (double t : xt) {
     s += line(px(t), y0, px(t), y1, "stroke=\"#e5e5e5\"");
     s += line(px(t), y1, px(t), y1 + 5, "stroke=\"#333\"");
@@ -147,7 +158,8 @@ std::string draw_panel(const Panel& p, double ox, double oy) {
       path += (pen_down ? " L" : " M") + num(px(se.x[i])) + " " + num(py(v));
       pen_down = true;
       if (se.markers) {
-        dots += "<circle cx=\"" + num(px(se.x[i])) + "\" cy=\"" + num(py(v)) + "\" r=\"2.8\" fill=\"" + color + "\"/>\n";
+        dots += "<circle cx=\"" + num(px(se.x[i])) + "\" cy=\"" + num(py(v)) + "\" r=\"2.8\" fill=\"" +
+                color + "\"/>\n";
       }
     }
     if (!path.empty()) {
@@ -158,7 +170,8 @@ std::string draw_panel(const Panel& p, double ox, double oy) {
   if (!p.series.empty() && !(p.series.size() == 1 && p.series[0].label.empty())) {
     std::size_t longest = 0;
     for (const auto& se : p.series) longest = std::max(longest, se.label.size());
-    const double lw = 28 + 6.6 * static_cast<double>(longest), lh = 8 + 16 * static_cast<double>(p.series.size());
+    const double lw = 28 + 6.6 * static_cast<double>(longest),
+                 lh = 8 + 16 * static_cast<double>(p.series.size());
     const double lx = x1 - lw - 6, ly = y0 + 6;
     s += "<rect x=\"" + num(lx) + "\" y=\"" + num(ly) + "\" width=\"" + num(lw) + "\" height=\"" + num(lh) +
          "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n";
@@ -173,9 +186,10 @@ std::string draw_panel(const Panel& p, double ox, double oy) {
 }
 
 std::string header(double w, double h) {
-  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(w) +
-         "\" height=\"" + num(h) + "\" viewBox=\"0 0 " + num(w) + " " + num(h) +
-         "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" shape-rendering=\"geometricPrecision\">\n<rect width=\"100%\" height=\"100%\" "
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+         num(w) + "\" height=\"" + num(h) + "\" viewBox=\"0 0 " + num(w) + " " + num(h) +
+         "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" "
+         "shape-rendering=\"geometricPrecision\">\n<rect width=\"100%\" height=\"100%\" "
          "fill=\"white\"/>\n";
 }
 
@@ -221,7 +235,8 @@ std::string svg_figure(const std::string& title, const std::vector<Panel>& panel
   std::string s = header(w, h);
   if (!title.empty()) s += text(w / 2, 21, title, "middle", 15, " font-weight=\"bold\"");
   for (int i = 0; i < n; ++i) {
-    s += draw_panel(panels[static_cast<std::size_t>(i)], panel_w * (i % columns), top + panel_h * (i / columns));
+    s += draw_panel(panels[static_cast<std::size_t>(i)], panel_w * (i % columns),
+                    top + panel_h * (i / columns));
   }
   return s + "</svg>\n";
 }
@@ -262,8 +277,8 @@ std::string svg_heatmap(const Heatmap& hm) {
       s += line(x0 - 5, yy, x0, yy, "stroke=\"#333\"") + text(x0 - 8, yy + 4, fmt(hm.y[j]), "end");
     }
   }
-  s += "<rect x=\"" + num(x0) + "\" y=\"" + num(y0) + "\" width=\"" + num(x1 - x0) + "\" height=\"" + num(y1 - y0) +
-       "\" fill=\"none\" stroke=\"#333\"/>\n";
+  s += "<rect x=\"" + num(x0) + "\" y=\"" + num(y0) + "\" width=\"" + num(x1 - x0) + "\" height=\"" +
+       num(y1 - y0) + "\" fill=\"none\" stroke=\"#333\"/>\n";
   s += text((x0 + x1) / 2, y1 + 40, hm.xlabel);
   s += text(18, (y0 + y1) / 2, hm.ylabel, "middle", 12,
             " transform=\"rotate(-90 18 " + num((y0 + y1) / 2) + ")\"");
@@ -271,15 +286,16 @@ std::string svg_heatmap(const Heatmap& hm) {
   const double bx = 465, bw = 18;
   for (int k = 0; k < 64; ++k) {
     const double t0 = k / 64.0;
-    s += "<rect x=\"" + num(bx) + "\" y=\"" + num(y1 - (y1 - y0) * (t0 + 1.0 / 64)) + "\" width=\"" + num(bw) +
-         "\" height=\"" + num((y1 - y0) / 64 + 0.5) + "\" fill=\"" + viridis(t0 + 0.5 / 64) +
+    s += "<rect x=\"" + num(bx) + "\" y=\"" + num(y1 - (y1 - y0) * (t0 + 1.0 / 64)) + "\" width=\"" +
+         num(bw) + "\" height=\"" + num((y1 - y0) / 64 + 0.5) + "\" fill=\"" + viridis(t0 + 0.5 / 64) +
          "\" shape-rendering=\"crispEdges\"/>\n";
   }
-  s += "<rect x=\"" + num(bx) + "\" y=\"" + num(y0) + "\" width=\"" + num(bw) + "\" height=\"" + num(y1 - y0) +
-       "\" fill=\"none\" stroke=\"#333\"/>\n";
+  s += "<rect x=\"" + num(bx) + "\" y=\"" + num(y0) + "\" width=\"" + num(bw) + "\" height=\"" +
+       num(y1 - y0) + "\" fill=\"none\" stroke=\"#333\"/>\n";
   for (double t : nice_ticks(rz.lo, rz.hi)) {
     const double yy = y1 - (t - rz.lo) / (rz.hi - rz.lo) * (y1 - y0);
-    s += line(bx + bw, yy, bx + bw + 4, yy, "stroke=\"#333\"") + text(bx + bw + 7, yy + 4, fmt(t), "start", 11);
+    s += line(bx + bw, yy, bx + bw + 4, yy, "stroke=\"#333\"") +
+         text(bx + bw + 7, yy + 4, fmt(t), "start", 11);
   }
   s += text(bx + bw / 2, y0 - 8, hm.zlabel, "middle", 11);
   return s + "</svg>\n";

@@ -20,17 +20,20 @@ json run_info(const RunConfig& c, const Data& data, std::size_t parameters) {
   return j;
 }
 
-void curvature_metrics(const RunConfig& c, nn::Module& model, const optim::ParamList& params, const nn::Batch& fixed,
-                       std::size_t epoch, EpochMetrics& m) {
-  optim::Objective obj(params, [&](Tape& t) { return nn::cross_entropy(model(t.constant(fixed.x)), fixed.y); });
+void curvature_metrics(const RunConfig& c, nn::Module& model, const optim::ParamList& params,
+                       const nn::Batch& fixed, std::size_t epoch, EpochMetrics& m) {
+  optim::Objective obj(params,
+                       [&](Tape& t) { return nn::cross_entropy(model(t.constant(fixed.x)), fixed.y); });
   m.grad_norm = optim::norm(obj.gradient());
   Generator gen(derive_seed(c.seed, Stream::curvature, epoch));
   const optim::ParamVector theta = obj.values();
   const std::size_t dim = optim::numel(theta);
-  m.hessian_top_eigenvalue =
-      optim::top_eigenvalues(optim::hvp_of(obj), theta, gen, {.k = 1, .steps = std::min(c.lanczos_steps, dim)})[0].value;
+  m.hessian_top_eigenvalue = optim::top_eigenvalues(optim::hvp_of(obj), theta, gen,
+                                                    {.k = 1, .steps = std::min(c.lanczos_steps, dim)})[0]
+                                 .value;
   if (interrupted()) return;
-  m.hessian_trace = optim::hutchinson_trace(optim::hvp_of(obj), theta, gen, {.samples = c.trace_samples}).mean;
+  m.hessian_trace =
+      optim::hutchinson_trace(optim::hvp_of(obj), theta, gen, {.samples = c.trace_samples}).mean;
   if (interrupted()) return;
   m.first_order_flatness =
       optim::first_order_flatness(obj, gen, {.rho = c.flatness_rho, .steps = c.flatness_steps}).value;
@@ -49,7 +52,8 @@ std::size_t class_count(const Data& d) { return std::max(d.train.num_classes, d.
 RunConfig read_run_config(const std::string& dir) {
   const std::string path = join_path(dir, "config.json");
   if (!file_exists(path)) {
-    throw Error(dir + " does not hold a jetgrad run (no config.json; runs are made by jetgrad train --out DIR)");
+    throw Error(dir +
+                " does not hold a jetgrad run (no config.json; runs are made by jetgrad train --out DIR)");
   }
   return RunConfig::from_json(read_json_file(path), path);
 }
@@ -74,7 +78,8 @@ void check_fresh(const std::string& dir, bool force) {
 
 std::string epoch_line(const EpochMetrics& m, std::size_t epochs) {
   char buf[320];
-  int n = std::snprintf(buf, sizeof buf, "epoch %3zu/%zu  train loss %.4f acc %5.1f%%  test loss %.4f acc %5.1f%%", m.epoch,
+  int n = std::snprintf(buf, sizeof buf,
+                        "epoch %3zu/%zu  train loss %.4f acc %5.1f%%  test loss %.4f acc %5.1f%%", m.epoch,
                         epochs, m.train_loss, 100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy);
   if (std::isfinite(m.grad_norm)) {
     n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n),
@@ -85,7 +90,8 @@ std::string epoch_line(const EpochMetrics& m, std::size_t epochs) {
   return buf;
 }
 
-void write_run_plots(const std::string& dir, const std::string& title, const std::vector<EpochMetrics>& epochs) {
+void write_run_plots(const std::string& dir, const std::string& title,
+                     const std::vector<EpochMetrics>& epochs) {
   std::vector<double> x;
   for (const auto& e : epochs) x.push_back(static_cast<double>(e.epoch));
   const auto col = [&](double EpochMetrics::*field) {
@@ -96,7 +102,8 @@ void write_run_plots(const std::string& dir, const std::string& title, const std
   Panel loss{.title = "loss", .xlabel = "epoch", .ylabel = "cross-entropy", .series = {}};
   loss.series = {{"train", x, col(&EpochMetrics::train_loss)}, {"test", x, col(&EpochMetrics::test_loss)}};
   Panel acc{.title = "accuracy", .xlabel = "epoch", .ylabel = "accuracy", .series = {}};
-  acc.series = {{"train", x, col(&EpochMetrics::train_accuracy)}, {"test", x, col(&EpochMetrics::test_accuracy)}};
+  acc.series = {{"train", x, col(&EpochMetrics::train_accuracy)},
+                {"test", x, col(&EpochMetrics::test_accuracy)}};
   write_text(join_path(dir, "loss.svg"), svg_figure(title, {loss}, 1));
   write_text(join_path(dir, "accuracy.svg"), svg_figure(title, {acc}, 1));
   const auto single = [&](const char* name, const char* ylabel, double EpochMetrics::*field) {
@@ -104,13 +111,14 @@ void write_run_plots(const std::string& dir, const std::string& title, const std
     p.series = {{"", x, col(field)}};
     return p;
   };
-  write_text(join_path(dir, "curvature.svg"),
-             svg_figure(title + " (fixed batch)",
-                        {single("gradient norm", "||grad L||", &EpochMetrics::grad_norm),
-                         single("top Hessian eigenvalue", "lambda max", &EpochMetrics::hessian_top_eigenvalue),
-                         single("Hessian trace (Hutchinson)", "tr H", &EpochMetrics::hessian_trace),
-                         single("first-order flatness R1", "R1", &EpochMetrics::first_order_flatness)},
-                        2));
+  write_text(
+      join_path(dir, "curvature.svg"),
+      svg_figure(title + " (fixed batch)",
+                 {single("gradient norm", "||grad L||", &EpochMetrics::grad_norm),
+                  single("top Hessian eigenvalue", "lambda max", &EpochMetrics::hessian_top_eigenvalue),
+                  single("Hessian trace (Hutchinson)", "tr H", &EpochMetrics::hessian_trace),
+                  single("first-order flatness R1", "R1", &EpochMetrics::first_order_flatness)},
+                 2));
 }
 
 TrainResult train_run(const RunConfig& c, const Data& data, const TrainOptions& o) {
@@ -158,20 +166,21 @@ TrainResult train_run(const RunConfig& c, const Data& data, const TrainOptions& 
     const double t0 = now_seconds();
     Generator shuffle(derive_seed(c.seed, Stream::shuffle, epoch));
     nn::DataLoader loader(data.train, c.batch_size, true, shuffle);
-    Progress bar(prefix + "epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs), loader.num_batches(),
-                 o.progress);
+    Progress bar(prefix + "epoch " + std::to_string(epoch) + "/" + std::to_string(c.epochs),
+                 loader.num_batches(), o.progress);
     double loss_sum = 0.0;
     std::size_t done = 0;
     for (const auto& b : loader) {
       if (interrupted()) break;
-      optim::Objective objective(params, [&](Tape& t) { return nn::cross_entropy((*model)(t.constant(b.x)), b.y); });
+      optim::Objective objective(params,
+                                 [&](Tape& t) { return nn::cross_entropy((*model)(t.constant(b.x)), b.y); });
       if (c.schedule == "cosine") opt->set_learning_rate(cosine(opt->steps()));
       const double loss = opt->step(objective);
       if (!std::isfinite(loss)) {
         bar.finish();
-        throw Error("the training loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch) +
-                    ", step " + std::to_string(done + 1) + " (try a smaller --lr); the last good checkpoint is " +
-                    checkpoint);
+        throw Error("the training loss became " + std::to_string(loss) + " at epoch " +
+                    std::to_string(epoch) + ", step " + std::to_string(done + 1) +
+                    " (try a smaller --lr); the last good checkpoint is " + checkpoint);
       }
       loss_sum += loss;
       ++done;
@@ -182,17 +191,19 @@ TrainResult train_run(const RunConfig& c, const Data& data, const TrainOptions& 
     m.epoch = epoch;
     if (!interrupted()) {
       const Evaluation tr = evaluate(*model, data.train), te = evaluate(*model, data.test);
-      m.train_loss = tr.loss, m.train_accuracy = tr.accuracy, m.test_loss = te.loss, m.test_accuracy = te.accuracy;
+      m.train_loss = tr.loss, m.train_accuracy = tr.accuracy, m.test_loss = te.loss,
+      m.test_accuracy = te.accuracy;
       if (c.curvature_every > 0 && (epoch % c.curvature_every == 0 || epoch == c.epochs)) {
         curvature_metrics(c, *model, params, fixed, epoch, m);
       }
     }
     if (interrupted()) {
       result.interrupted = true;
-      std::fprintf(stderr,
-                   "\ninterrupted: epoch %zu abandoned; %s holds the last complete epoch (%zu). Continue with:\n"
-                   "  jetgrad train --resume %s\n",
-                   epoch, out.c_str(), epoch - 1, out.c_str());
+      std::fprintf(
+          stderr,
+          "\ninterrupted: epoch %zu abandoned; %s holds the last complete epoch (%zu). Continue with:\n"
+          "  jetgrad train --resume %s\n",
+          epoch, out.c_str(), epoch - 1, out.c_str());
       return result;
     }
     m.seconds = now_seconds() - t0;
@@ -219,14 +230,18 @@ CLI::App* add_train_command(CLI::App& root, std::function<int()>& run) {
   add_data_flags(*sub, *c);
   add_training_flags(*sub, *c);
   add_curvature_flags(*sub, *c);
-  sub->add_option("--out", *out, "output directory (default: runs/train, runs/train-2, ... whichever is new)");
-  sub->add_option("--resume", *resume,
-                  "continue the run in this directory from its last checkpoint (only --epochs and --threads may "
-                  "be given with it)");
+  sub->add_option("--out", *out,
+                  "output directory (default: runs/train, runs/train-2, ... whichever is new)");
+  sub->add_option(
+      "--resume", *resume,
+      "continue the run in this directory from its last checkpoint (only --epochs and --threads may "
+      "be given with it)");
   sub->add_flag("--force", *force, "overwrite a run already in --out");
   sub->footer(
-      "Example: jetgrad train --model mlp --hidden 256,128 --data fashion-mnist --optimizer sam --epochs 10 --out runs/sam\n"
-      "Writes metrics.json, metrics.csv, checkpoint.jgt, config.json, loss.svg, accuracy.svg, curvature.svg.");
+      "Example: jetgrad train --model mlp --hidden 256,128 --data fashion-mnist --optimizer sam --epochs 10 "
+      "--out runs/sam\n"
+      "Writes metrics.json, metrics.csv, checkpoint.jgt, config.json, loss.svg, accuracy.svg, "
+      "curvature.svg.");
   run = [sub, c, out, resume, force]() {
     TrainOptions o;
     RunConfig config = *c;
@@ -242,10 +257,11 @@ CLI::App* add_train_command(CLI::App& root, std::function<int()>& run) {
       config = read_run_config(*resume);
       if (sub->count("--epochs") > 0) config.epochs = c->epochs;
       if (sub->count("--threads") > 0 && c->threads != config.threads) {
-        std::fprintf(stderr,
-                     "jetgrad: note: the run used --threads %d; with %d the numbers may differ from an uninterrupted "
-                     "run in the last bits (BLAS blocking depends on the thread count)\n",
-                     config.threads, c->threads);
+        std::fprintf(
+            stderr,
+            "jetgrad: note: the run used --threads %d; with %d the numbers may differ from an uninterrupted "
+            "run in the last bits (BLAS blocking depends on the thread count)\n",
+            config.threads, c->threads);
         config.threads = c->threads;
       }
       config.resolve_and_check();
@@ -257,9 +273,10 @@ CLI::App* add_train_command(CLI::App& root, std::function<int()>& run) {
       check_fresh(o.out_dir, *force);
     }
     const Data data = load_data(config);
-    std::printf("jetgrad train: %s on %s (%zu train / %zu test samples), optimizer %s, lr %g, %zu epochs -> %s\n",
-                describe_model(config).c_str(), data.description.c_str(), data.train.size(), data.test.size(),
-                config.optimizer.c_str(), config.lr, config.epochs, o.out_dir.c_str());
+    std::printf(
+        "jetgrad train: %s on %s (%zu train / %zu test samples), optimizer %s, lr %g, %zu epochs -> %s\n",
+        describe_model(config).c_str(), data.description.c_str(), data.train.size(), data.test.size(),
+        config.optimizer.c_str(), config.lr, config.epochs, o.out_dir.c_str());
     std::fflush(stdout);
     install_interrupt_handler();
     const TrainResult r = train_run(config, data, o);

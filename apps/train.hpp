@@ -11,9 +11,9 @@ namespace jetgrad::app {
 
 struct TrainOptions {
   std::string out_dir;
-  bool resume = false;     // continue from <out_dir>/checkpoint.jgt and metrics.json
-  std::string label;       // printed before each epoch line ("sgd", ...); empty: none
-  bool progress = true;    // the progress bar (only drawn on a terminal)
+  bool resume = false;   // continue from <out_dir>/checkpoint.jgt and metrics.json
+  std::string label;     // printed before each epoch line ("sgd", ...); empty: none
+  bool progress = true;  // the progress bar (only drawn on a terminal)
 };
 
 struct TrainResult {
@@ -34,7 +34,8 @@ Shape sample_shape(const nn::Dataset& d);
 std::size_t class_count(const Data& d);
 
 // The three plots of one run.
-void write_run_plots(const std::string& dir, const std::string& title, const std::vector<EpochMetrics>& epochs);
+void write_run_plots(const std::string& dir, const std::string& title,
+                     const std::vector<EpochMetrics>& epochs);
 
 // A directory name for the output: `given` if not empty, else the first of base, base-2, base-3, ...
 // that does not exist yet.

@@ -53,8 +53,9 @@ class CustomRule {
   virtual std::vector<Tensor> vjp(const Tensor& g, const CustomInputs<Tensor>& x, const Tensor& y) const = 0;
   virtual std::vector<Var> vjp(const Var& g, const CustomInputs<Var>& x, const Var& y) const = 0;
   virtual bool has_taylor() const = 0;
-  virtual std::vector<Tensor> taylor(const CustomInputs<Tensor>& x, std::span<const std::vector<Tensor>* const> series,
-                                     const Tensor& y, int K) const = 0;
+  virtual std::vector<Tensor> taylor(const CustomInputs<Tensor>& x,
+                                     std::span<const std::vector<Tensor>* const> series, const Tensor& y,
+                                     int K) const = 0;
 };
 
 template <class Rule>
@@ -68,17 +69,19 @@ class CustomRuleModel final : public CustomRule {
   std::vector<Var> vjp(const Var& g, const CustomInputs<Var>& x, const Var& y) const override {
     return Rule::template vjp<Var>(g, x, y);
   }
-  static constexpr bool rule_has_taylor =
-      requires(const CustomInputs<Tensor>& x, std::span<const std::vector<Tensor>* const> s, const Tensor& y) {
-        { Rule::taylor(x, s, y, 1) } -> std::convertible_to<std::vector<Tensor>>;
-      };
+  static constexpr bool rule_has_taylor = requires(
+      const CustomInputs<Tensor>& x, std::span<const std::vector<Tensor>* const> s, const Tensor& y) {
+    { Rule::taylor(x, s, y, 1) } -> std::convertible_to<std::vector<Tensor>>;
+  };
   bool has_taylor() const override { return rule_has_taylor; }
-  std::vector<Tensor> taylor(const CustomInputs<Tensor>& x, std::span<const std::vector<Tensor>* const> series,
-                             const Tensor& y, int K) const override {
+  std::vector<Tensor> taylor(const CustomInputs<Tensor>& x,
+                             std::span<const std::vector<Tensor>* const> series, const Tensor& y,
+                             int K) const override {
     if constexpr (rule_has_taylor) {
       return Rule::taylor(x, series, y, K);
     } else {
-      throw Error(std::string("custom op '") + Rule::name + "' has no Taylor rule; give it a static taylor()");
+      throw Error(std::string("custom op '") + Rule::name +
+                  "' has no Taylor rule; give it a static taylor()");
     }
   }
 };

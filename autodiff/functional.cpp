@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
-#include <optional>
 #include <limits>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -20,16 +20,16 @@ void check_scalar_output(const Var& y, const char* what) {
 
 void check_like(const Tensor& x, const Tensor& v, const char* what, const char* name) {
   if (!(x.shape() == v.shape())) {
-    throw ShapeError(std::string(what) + ": " + name + " has shape " + v.shape().str() + ", expected x's shape " +
-                     x.shape().str());
+    throw ShapeError(std::string(what) + ": " + name + " has shape " + v.shape().str() +
+                     ", expected x's shape " + x.shape().str());
   }
   check_same_dtype(x, v, what);
 }
 
 Shape concat_shapes(const Shape& a, const Shape& b) {
   if (a.rank() + b.rank() > Shape::max_rank) {
-    throw ShapeError("the result would have rank " + std::to_string(a.rank() + b.rank()) + " (shapes " + a.str() +
-                     " and " + b.str() + "), above the maximum " + std::to_string(Shape::max_rank));
+    throw ShapeError("the result would have rank " + std::to_string(a.rank() + b.rank()) + " (shapes " +
+                     a.str() + " and " + b.str() + "), above the maximum " + std::to_string(Shape::max_rank));
   }
   Shape s = a;
   for (std::size_t d : b) s.push_back(d);
@@ -162,7 +162,8 @@ Tensor jacobian(const UnaryFn& f, const Tensor& x) {
   }
   const Var wrt[] = {r.x};
   Tensor J(x.dtype(), result_shape);
-  for (std::size_t i = 0; i < m; ++i) put_row(J, i, r.tape.vjp(r.y, unit(r.y.shape(), r.y.dtype(), i), wrt)[0]);
+  for (std::size_t i = 0; i < m; ++i)
+    put_row(J, i, r.tape.vjp(r.y, unit(r.y.shape(), r.y.dtype(), i), wrt)[0]);
   return J;
 }
 
@@ -175,7 +176,8 @@ Tensor laplacian(const UnaryFn& f, const Tensor& x) {
 }
 
 Estimate laplacian_estimate(const UnaryFn& f, const Tensor& x, std::size_t samples, unsigned seed) {
-  if (samples < 2) throw ValueError("laplacian_estimate: needs at least 2 samples, got " + std::to_string(samples));
+  if (samples < 2)
+    throw ValueError("laplacian_estimate: needs at least 2 samples, got " + std::to_string(samples));
   Recording r(f, x, "laplacian_estimate", true);
   Tensor directions(x.dtype(), concat_shapes(Shape{samples}, x.shape()));
   std::mt19937_64 rng(seed);
@@ -243,9 +245,12 @@ GradcheckReport gradcheck(const UnaryFn& f, const Tensor& input, const Gradcheck
   return gradcheck([&](const std::vector<Var>& xs) { return f(xs[0]); }, std::vector<Tensor>{input}, options);
 }
 
-GradcheckReport gradcheck(const MultiFn& f, const std::vector<Tensor>& inputs, const GradcheckOptions& options) {
-  if (!(options.step > 0.0)) throw ValueError("gradcheck: step must be positive, got " + std::to_string(options.step));
-  if (options.max_order < 1) throw ValueError("gradcheck: max_order must be >= 1, got " + std::to_string(options.max_order));
+GradcheckReport gradcheck(const MultiFn& f, const std::vector<Tensor>& inputs,
+                          const GradcheckOptions& options) {
+  if (!(options.step > 0.0))
+    throw ValueError("gradcheck: step must be positive, got " + std::to_string(options.step));
+  if (options.max_order < 1)
+    throw ValueError("gradcheck: max_order must be >= 1, got " + std::to_string(options.max_order));
   std::vector<Tensor> xs;
   xs.reserve(inputs.size());
   for (const Tensor& x : inputs) xs.push_back(x.to(DType::f64));
@@ -337,7 +342,8 @@ GradcheckReport gradcheck(const MultiFn& f, const std::vector<Tensor>& inputs, c
       if (!(e.abs_error <= options.atol + options.rtol * std::abs(numeric))) report.passed = false;
       report.max_abs_error = std::max(report.max_abs_error, e.abs_error);
       report.max_mode_gap = std::max(report.max_mode_gap, std::abs(e.reverse - e.forward));
-      if (std::abs(numeric) > options.atol) report.max_rel_error = std::max(report.max_rel_error, e.rel_error);
+      if (std::abs(numeric) > options.atol)
+        report.max_rel_error = std::max(report.max_rel_error, e.rel_error);
       entries.push_back(e);
       ++report.checked;
     }
@@ -366,7 +372,8 @@ GradcheckReport gradcheck(const MultiFn& f, const std::vector<Tensor>& inputs, c
       return at;
     };
     const double h = std::cbrt(options.step);  // the FD of a derivative wants a larger step
-    const std::vector<Tensor> c_plus = taylor_at(shifted(h), v, K - 1), c_minus = taylor_at(shifted(-h), v, K - 1);
+    const std::vector<Tensor> c_plus = taylor_at(shifted(h), v, K - 1),
+                              c_minus = taylor_at(shifted(-h), v, K - 1);
     double factorial = 1.0;
     for (int order = 2; order <= K; ++order) {
       const double previous_factorial = factorial;  // (order-1)!
@@ -375,7 +382,8 @@ GradcheckReport gradcheck(const MultiFn& f, const std::vector<Tensor>& inputs, c
       o.order = order;
       o.taylor = factorial * c[static_cast<std::size_t>(order)].item();
       o.numeric = previous_factorial *
-                  (c_plus[static_cast<std::size_t>(order - 1)].item() - c_minus[static_cast<std::size_t>(order - 1)].item()) /
+                  (c_plus[static_cast<std::size_t>(order - 1)].item() -
+                   c_minus[static_cast<std::size_t>(order - 1)].item()) /
                   (2.0 * h);
       o.abs_error = std::abs(o.taylor - o.numeric);
       const double tolerance = 1e-4 * (1.0 + std::abs(o.numeric));  // O(h²) ≈ 1e-4 for h = 1e-2
@@ -406,8 +414,8 @@ std::string GradcheckReport::str() const {
     os << "  higher orders along a random direction (Taylor k! c_k vs central difference of order k-1):\n"
        << "  order         taylor        numeric      abs error\n";
     for (const GradcheckOrder& o : orders) {
-      os << "  " << std::setw(5) << o.order << "  " << std::setw(13) << std::setprecision(6) << o.taylor << "  "
-         << std::setw(13) << o.numeric << "  " << std::setw(13) << std::setprecision(3) << o.abs_error
+      os << "  " << std::setw(5) << o.order << "  " << std::setw(13) << std::setprecision(6) << o.taylor
+         << "  " << std::setw(13) << o.numeric << "  " << std::setw(13) << std::setprecision(3) << o.abs_error
          << (o.passed ? "" : "  FAILED") << "\n";
     }
   }

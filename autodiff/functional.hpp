@@ -40,7 +40,8 @@ enum class HvpMethod {
   reverse_over_reverse,  // the gradient of ⟨∇f, v⟩ (double backward)
 };
 // H v, exact (f has one output element).
-Tensor hvp(const UnaryFn& f, const Tensor& x, const Tensor& v, HvpMethod method = HvpMethod::taylor_over_reverse);
+Tensor hvp(const UnaryFn& f, const Tensor& x, const Tensor& v,
+           HvpMethod method = HvpMethod::taylor_over_reverse);
 // The dense Hessian, shape x.shape + x.shape: all n HVPs in one batched Taylor sweep.
 Tensor hessian(const UnaryFn& f, const Tensor& x);
 // The Jacobian, shape f(x).shape + x.shape: forward mode (one batched sweep) when x has fewer
@@ -72,21 +73,21 @@ std::vector<Tensor> taylor_to_derivatives(std::vector<Tensor> coefficients);
 
 // ---- gradcheck ---------------------------------------------------------------------------------
 struct GradcheckOptions {
-  double step = 1e-6;        // central-difference step (inputs are checked in float64)
-  double atol = 1e-6;        // |reverse - numeric| <= atol + rtol |numeric| passes
+  double step = 1e-6;  // central-difference step (inputs are checked in float64)
+  double atol = 1e-6;  // |reverse - numeric| <= atol + rtol |numeric| passes
   double rtol = 1e-5;
   std::size_t report_worst = 5;
-  unsigned seed = 0;         // for the random cotangent (and the direction of higher orders)
-  int max_order = 1;         // also check Taylor coefficients of orders 2..max_order
+  unsigned seed = 0;  // for the random cotangent (and the direction of higher orders)
+  int max_order = 1;  // also check Taylor coefficients of orders 2..max_order
 };
 
 struct GradcheckEntry {
-  std::size_t input = 0;     // which input
-  std::size_t index = 0;     // flat element index within it
-  double reverse = 0.0;      // reverse-mode value
-  double forward = 0.0;      // forward-mode (Taylor, K = 1) value
-  double numeric = 0.0;      // central difference
-  double abs_error = 0.0;    // the larger of |reverse - numeric| and |forward - numeric|
+  std::size_t input = 0;   // which input
+  std::size_t index = 0;   // flat element index within it
+  double reverse = 0.0;    // reverse-mode value
+  double forward = 0.0;    // forward-mode (Taylor, K = 1) value
+  double numeric = 0.0;    // central difference
+  double abs_error = 0.0;  // the larger of |reverse - numeric| and |forward - numeric|
   double rel_error = 0.0;
 };
 
@@ -105,18 +106,19 @@ struct GradcheckReport {
   double max_abs_error = 0.0;
   double max_rel_error = 0.0;
   std::size_t checked = 0;
-  double max_mode_gap = 0.0;          // largest |reverse - forward|: should be rounding only
-  std::vector<GradcheckEntry> worst;  // largest errors first
-  std::vector<GradcheckOrder> orders; // orders 2..max_order
-  std::string note;                   // what could not be checked, and why
-  std::string str() const;            // a readable table
+  double max_mode_gap = 0.0;           // largest |reverse - forward|: should be rounding only
+  std::vector<GradcheckEntry> worst;   // largest errors first
+  std::vector<GradcheckOrder> orders;  // orders 2..max_order
+  std::string note;                    // what could not be checked, and why
+  std::string str() const;             // a readable table
 };
 
 // Compares reverse mode, forward mode (a Taylor sweep of degree 1 along every unit direction at
 // once) and central finite differences for every element of every input, in float64, on the
 // scalar ⟨w, f(x)⟩ for a random cotangent w (so tensor outputs are checked too); with
 // max_order > 1, also Taylor coefficients of higher order along a random direction.
-GradcheckReport gradcheck(const MultiFn& f, const std::vector<Tensor>& inputs, const GradcheckOptions& options = {});
+GradcheckReport gradcheck(const MultiFn& f, const std::vector<Tensor>& inputs,
+                          const GradcheckOptions& options = {});
 GradcheckReport gradcheck(const UnaryFn& f, const Tensor& input, const GradcheckOptions& options = {});
 
 }  // namespace jetgrad

@@ -23,7 +23,8 @@ double Generator::normal() {
 std::uint64_t Generator::below(std::uint64_t n) {
   if (n == 0) throw ValueError("Generator::below: n must be positive");
   // Rejection keeps every value equally likely.
-  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
+  const std::uint64_t limit =
+      std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
   std::uint64_t r = engine_();
   while (r >= limit) r = engine_();
   return r % n;
@@ -43,7 +44,8 @@ Tensor fill_with(const Shape& shape, DType dtype, Draw&& draw) {
 }  // namespace
 
 Tensor uniform(const Shape& shape, double lo, double hi, Generator& gen, DType dtype) {
-  if (!(lo <= hi)) throw ValueError("uniform: expected lo <= hi, got " + std::to_string(lo) + " and " + std::to_string(hi));
+  if (!(lo <= hi))
+    throw ValueError("uniform: expected lo <= hi, got " + std::to_string(lo) + " and " + std::to_string(hi));
   return fill_with(shape, dtype, [&] { return gen.uniform(lo, hi); });
 }
 

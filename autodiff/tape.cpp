@@ -27,12 +27,18 @@ std::ptrdiff_t first_non_finite(const Tensor& t) {
 
 const char* compare_name(CompareKind kind) {
   switch (kind) {
-    case CompareKind::less: return "less";
-    case CompareKind::less_equal: return "less_equal";
-    case CompareKind::greater: return "greater";
-    case CompareKind::greater_equal: return "greater_equal";
-    case CompareKind::equal: return "equal";
-    case CompareKind::not_equal: return "not_equal";
+    case CompareKind::less:
+      return "less";
+    case CompareKind::less_equal:
+      return "less_equal";
+    case CompareKind::greater:
+      return "greater";
+    case CompareKind::greater_equal:
+      return "greater_equal";
+    case CompareKind::equal:
+      return "equal";
+    case CompareKind::not_equal:
+      return "not_equal";
   }
   return "?";
 }
@@ -45,7 +51,8 @@ namespace {
 std::atomic<std::uint64_t> next_tape_id{1};  // the only process-wide state: a thread-safe counter
 }  // namespace
 
-Tape::Tape() : id_(next_tape_id.fetch_add(1, std::memory_order_relaxed)), owner_(std::this_thread::get_id()) {}
+Tape::Tape()
+    : id_(next_tape_id.fetch_add(1, std::memory_order_relaxed)), owner_(std::this_thread::get_id()) {}
 
 void Tape::check_thread(const char* what) const {
   if (std::this_thread::get_id() != owner_) {
@@ -62,7 +69,8 @@ void Tape::check_var(const Var& v, const char* what) const {
   if (v.generation_ != generation_) {
     throw TapeError(std::string(what) + ": variable #" + std::to_string(v.index_) +
                     " was recorded before the tape was cleared (recorded in generation " +
-                    std::to_string(v.generation_) + ", tape is at generation " + std::to_string(generation_) + ")");
+                    std::to_string(v.generation_) + ", tape is at generation " + std::to_string(generation_) +
+                    ")");
   }
 }
 
@@ -87,8 +95,8 @@ Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* 
     const std::ptrdiff_t bad = first_non_finite(value);
     if (bad >= 0) {
       throw Error("anomaly: entry #" + std::to_string(nodes_.size()) + " (" + op_name(op) + ") produced " +
-                  std::to_string(value.at(static_cast<std::size_t>(bad))) + " at element " + std::to_string(bad) +
-                  " of its result of shape " + value.shape().str());
+                  std::to_string(value.at(static_cast<std::size_t>(bad))) + " at element " +
+                  std::to_string(bad) + " of its result of shape " + value.shape().str());
     }
   }
   const auto is_real = [](const Tensor& t) { return t.rank() == 0 && t.dtype() == DType::f64; };
@@ -132,17 +140,28 @@ std::string entry_label(const Tape& tape, std::size_t i) {
   os << op_name(n.op);
   if (const Attrs* at = tape.attrs_of(n)) {
     switch (n.op) {
-      case Op::PowScalar: os << "(p=" << at->scalar << ")"; break;
-      case Op::Compare: os << "(" << compare_name(at->compare) << ")"; break;
-      case Op::Branch: os << "(recorded " << (at->branch_taken ? "true" : "false") << ")"; break;
+      case Op::PowScalar:
+        os << "(p=" << at->scalar << ")";
+        break;
+      case Op::Compare:
+        os << "(" << compare_name(at->compare) << ")";
+        break;
+      case Op::Branch:
+        os << "(recorded " << (at->branch_taken ? "true" : "false") << ")";
+        break;
       case Op::Sum:
       case Op::Max:
       case Op::LogSumExp:
-        if (at->axis == Attrs::all_axes) os << "(all)";
-        else os << "(axis=" << at->axis << (at->keepdims ? ", keepdims" : "") << ")";
+        if (at->axis == Attrs::all_axes)
+          os << "(all)";
+        else
+          os << "(axis=" << at->axis << (at->keepdims ? ", keepdims" : "") << ")";
         break;
-      case Op::Custom: os << "(" << at->custom->name() << ")"; break;
-      default: break;
+      case Op::Custom:
+        os << "(" << at->custom->name() << ")";
+        break;
+      default:
+        break;
     }
   }
   return os.str();
@@ -154,7 +173,8 @@ std::string Tape::listing() const {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];
     os << '%' << i << " = " << entry_label(*this, i);
-    for (int k = 0; k < n.num_inputs; ++k) os << (k == 0 ? " " : ", ") << '%' << n.inputs[static_cast<std::size_t>(k)];
+    for (int k = 0; k < n.num_inputs; ++k)
+      os << (k == 0 ? " " : ", ") << '%' << n.inputs[static_cast<std::size_t>(k)];
     os << "  : " << dtype_name(n.value.dtype()) << n.value.shape().str();
     if (n.value.numel() == 1) os << " = " << n.value.item();
     if (!n.needs_grad && n.op != Op::Constant) os << "  [no grad]";
@@ -171,9 +191,10 @@ std::string Tape::to_dot() const {
     const char* style = n.op == Op::Input      ? ", style=filled, fillcolor=\"#cde8ff\""
                         : n.op == Op::Constant ? ", style=dashed"
                                                : "";
-    os << "  n" << i << " [label=\"%" << i << " " << entry_label(*this, i) << "\\n" << n.value.shape().str()
-       << "\"" << style << "];\n";
-    for (int k = 0; k < n.num_inputs; ++k) os << "  n" << n.inputs[static_cast<std::size_t>(k)] << " -> n" << i << ";\n";
+    os << "  n" << i << " [label=\"%" << i << " " << entry_label(*this, i) << "\\n"
+       << n.value.shape().str() << "\"" << style << "];\n";
+    for (int k = 0; k < n.num_inputs; ++k)
+      os << "  n" << n.inputs[static_cast<std::size_t>(k)] << " -> n" << i << ";\n";
   }
   os << "}\n";
   return os.str();

@@ -46,12 +46,12 @@ struct Attrs {
   int axis = 0;         // reductions, slice, gather (negative-normalized where it matters)
   bool keepdims = false;
   CompareKind compare = CompareKind::less;
-  bool branch_taken = false;             // Branch: the outcome recorded
+  bool branch_taken = false;                     // Branch: the outcome recorded
   std::ptrdiff_t start = 0, stop = 0, step = 1;  // Slice / Unslice
-  Shape shape;                           // Reshape/BroadcastTo/SumTo target, Unslice/ScatterAdd full shape
-  std::array<int, Shape::max_rank> perm{};       // Transpose
+  Shape shape;                              // Reshape/BroadcastTo/SumTo target, Unslice/ScatterAdd full shape
+  std::array<int, Shape::max_rank> perm{};  // Transpose
   std::shared_ptr<const std::vector<std::size_t>> indices;  // Gather / ScatterAdd
-  const CustomRule* custom = nullptr;    // Custom
+  const CustomRule* custom = nullptr;                       // Custom
 };
 
 // One recorded primitive application.
@@ -93,7 +93,9 @@ class Tape {
   // tape's own bookkeeping (nodes, attributes) are not counted.
   std::size_t value_bytes() const;
   const Node& node(std::size_t i) const { return nodes_[i]; }
-  const Attrs* attrs_of(const Node& n) const { return n.attrs < 0 ? nullptr : &attrs_[static_cast<std::size_t>(n.attrs)]; }
+  const Attrs* attrs_of(const Node& n) const {
+    return n.attrs < 0 ? nullptr : &attrs_[static_cast<std::size_t>(n.attrs)];
+  }
   std::span<const std::int32_t> inputs() const { return inputs_; }
   std::uint32_t generation() const { return generation_; }
   // Unique among all tapes of the process (never reused), so that a binding made to one tape can

@@ -1,8 +1,6 @@
 // Tensor storage, conversions and printing.
 #include "autodiff/tensor.hpp"
 
-#include "autodiff/buffer_pool.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -12,6 +10,8 @@
 #include <new>
 #include <ostream>
 #include <sstream>
+
+#include "autodiff/buffer_pool.hpp"
 
 namespace jetgrad {
 
@@ -106,7 +106,10 @@ Tensor::Tensor(const Tensor& other) : dtype_(other.dtype_), shape_(other.shape_)
 }
 
 Tensor::Tensor(Tensor&& other) noexcept
-    : dtype_(other.dtype_), shape_(other.shape_), capacity_bytes_(other.capacity_bytes_), heap_(std::move(other.heap_)) {
+    : dtype_(other.dtype_),
+      shape_(other.shape_),
+      capacity_bytes_(other.capacity_bytes_),
+      heap_(std::move(other.heap_)) {
   if (!heap_) std::memcpy(small_, other.small_, inline_bytes);
   // The moved-from tensor is a float64 scalar 0 with inline storage.
   other.dtype_ = DType::f64;

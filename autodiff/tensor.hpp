@@ -25,8 +25,8 @@ namespace jetgrad {
 
 class Tensor {
  public:
-  Tensor() noexcept = default;  // a float64 scalar 0 (inline storage: no allocation)
-  Tensor(DType dtype, const Shape& shape);    // zero-filled
+  Tensor() noexcept = default;                     // a float64 scalar 0 (inline storage: no allocation)
+  Tensor(DType dtype, const Shape& shape);         // zero-filled
   Tensor(double value, DType dtype = DType::f64);  // a scalar (rank 0)
   template <class T>
   Tensor(const xt::xarray<T>& a);  // NOLINT(google-explicit-constructor): natural conversion
@@ -68,8 +68,8 @@ class Tensor {
   template <class T>
   xt::xarray<T> array() const;  // copies out; throws DTypeError if T is not the dtype
 
-  Tensor to(DType dtype) const;                 // converted copy
-  Tensor reshape(const Shape& shape) const;     // same elements, new shape (numel must match)
+  Tensor to(DType dtype) const;              // converted copy
+  Tensor reshape(const Shape& shape) const;  // same elements, new shape (numel must match)
   void fill(double value);
 
   // Makes this tensor hold `shape` and `dtype`, reusing its buffer when it is large enough

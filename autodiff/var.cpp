@@ -24,7 +24,8 @@ bool Var::needs_grad() const {
 namespace {
 
 Tape& tape_of(const Var& v) {
-  if (v.tape() == nullptr) throw TapeError("variable is not attached to a tape (make it with Tape::variable)");
+  if (v.tape() == nullptr)
+    throw TapeError("variable is not attached to a tape (make it with Tape::variable)");
   return *v.tape();
 }
 
@@ -83,7 +84,8 @@ Var compare(const Var& a, const Var& b, CompareKind kind) {
 }  // namespace
 
 Var apply_custom(const CustomRule& rule, std::span<const Var> inputs) {
-  if (inputs.empty()) throw ValueError(std::string("custom op '") + rule.name() + "': needs at least one input");
+  if (inputs.empty())
+    throw ValueError(std::string("custom op '") + rule.name() + "': needs at least one input");
   Attrs at;
   at.custom = &rule;
   return apply(Op::Custom, inputs, &at);
@@ -114,11 +116,12 @@ Var square(const Var& x) { return x * x; }
 Var reciprocal(const Var& x) { return 1.0 / x; }
 
 // ---- binary ------------------------------------------------------------------------------------
-#define JETGRAD_DEFINE_BINARY(fn, body)                                        \
-  Var fn(const Var& a, const Var& b) body                                      \
-  Var fn(const Var& a, const Tensor& b) { return fn(a, lift(a, b)); }          \
-  Var fn(const Tensor& a, const Var& b) { return fn(lift(b, a), b); }          \
-  Var fn(const Var& a, double b) { return fn(a, lift(a, b)); }                 \
+#define JETGRAD_DEFINE_BINARY(fn, body)                                           \
+  Var fn(const Var& a, const Var& b) body Var fn(const Var& a, const Tensor& b) { \
+    return fn(a, lift(a, b));                                                     \
+  }                                                                               \
+  Var fn(const Tensor& a, const Var& b) { return fn(lift(b, a), b); }             \
+  Var fn(const Var& a, double b) { return fn(a, lift(a, b)); }                    \
   Var fn(double a, const Var& b) { return fn(lift(b, a), b); }
 
 JETGRAD_DEFINE_BINARY(operator+, { return apply(Op::Add, {a, b}); })
@@ -145,7 +148,8 @@ Var where(const Var& cond, double a, const Var& b) { return where(cond, lift(b, 
 
 Var clamp(const Var& x, double lo, double hi) {
   if (!(lo <= hi)) {
-    throw ValueError("clamp: expected lo <= hi, got lo = " + std::to_string(lo) + ", hi = " + std::to_string(hi));
+    throw ValueError("clamp: expected lo <= hi, got lo = " + std::to_string(lo) +
+                     ", hi = " + std::to_string(hi));
   }
   return where(less(x, lo), lo, where(greater(x, hi), hi, x));
 }
@@ -183,7 +187,8 @@ Var mean(const Var& x) {
 }
 Var mean(const Var& x, int axis, bool keepdims) {
   const int a = normalize_axis(axis, x.rank(), "mean");
-  if (x.shape()[a] == 0) throw ShapeError("mean: axis " + std::to_string(axis) + " of shape " + x.shape().str() + " is empty");
+  if (x.shape()[a] == 0)
+    throw ShapeError("mean: axis " + std::to_string(axis) + " of shape " + x.shape().str() + " is empty");
   return sum(x, a, keepdims) / static_cast<double>(x.shape()[a]);
 }
 Var max(const Var& x) {
@@ -316,8 +321,8 @@ Var concat(std::span<const Var> parts, int axis) {
     bool fits = p.rank() == first.rank();
     for (int i = 0; fits && i < first.rank(); ++i) fits = i == a || p.shape()[i] == first[i];
     if (!fits) {
-      throw ShapeError("concat: shapes " + first.str() + " and " + p.shape().str() +
-                       " differ outside axis " + std::to_string(axis));
+      throw ShapeError("concat: shapes " + first.str() + " and " + p.shape().str() + " differ outside axis " +
+                       std::to_string(axis));
     }
     total[a] += p.shape()[a];
   }

@@ -67,11 +67,11 @@ Var abs(const Var& x);
 Var relu(const Var& x);
 
 // ---- elementwise, binary (broadcasting; Var, Tensor or number on either side) ---------------------
-#define JETGRAD_DECLARE_BINARY(fn)           \
-  Var fn(const Var& a, const Var& b);        \
-  Var fn(const Var& a, const Tensor& b);     \
-  Var fn(const Tensor& a, const Var& b);     \
-  Var fn(const Var& a, double b);            \
+#define JETGRAD_DECLARE_BINARY(fn)       \
+  Var fn(const Var& a, const Var& b);    \
+  Var fn(const Var& a, const Tensor& b); \
+  Var fn(const Tensor& a, const Var& b); \
+  Var fn(const Var& a, double b);        \
   Var fn(double a, const Var& b);
 JETGRAD_DECLARE_BINARY(operator+)
 JETGRAD_DECLARE_BINARY(operator-)

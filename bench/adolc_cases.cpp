@@ -16,16 +16,16 @@
 // (~0.9M operations) to ADOL-C_*.tap files in the working directory. Each problem is taped once with
 // large buffers, tapestats() reads what it needs, and every timed taping uses buffers just large enough
 // (+25 %), so all tapes stay in memory, as in ADOL-C's intended fast path.
-#include <adolc/adolc.h>
-#include <benchmark/benchmark.h>
-
 #include <algorithm>
-#include <ctime>
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <adolc/adolc.h>
+#include <benchmark/benchmark.h>
 
 #include "autodiff_cases.hpp"
 
@@ -79,7 +79,8 @@ const Buffers& buffers(Problem p) {
       throw std::runtime_error("ADOL-C probe tape spilled to files; raise the probe buffers");
     }
     auto fit = [](std::size_t n) { return static_cast<uint>(n + n / 4 + 1024); };
-    return Buffers{fit(st[NUM_OPERATIONS]), fit(st[NUM_LOCATIONS]), fit(st[NUM_VALUES]), fit(st[TAY_STACK_SIZE])};
+    return Buffers{fit(st[NUM_OPERATIONS]), fit(st[NUM_LOCATIONS]), fit(st[NUM_VALUES]),
+                   fit(st[TAY_STACK_SIZE])};
   };
   static const Buffers rosen = measure(Problem::rosenbrock);
   static const Buffers mlp = measure(Problem::mlp_tanh);
@@ -94,8 +95,10 @@ struct TaylorArrays {
   std::vector<double*> X;
   std::vector<double> y;
   double* Y[1];
-  TaylorArrays(const ProblemData& d, int K) : rows(d.x.size(), std::vector<double>(static_cast<std::size_t>(K) + 1, 0.0)),
-                                              X(d.x.size()), y(static_cast<std::size_t>(K) + 1, 0.0) {
+  TaylorArrays(const ProblemData& d, int K)
+      : rows(d.x.size(), std::vector<double>(static_cast<std::size_t>(K) + 1, 0.0)),
+        X(d.x.size()),
+        y(static_cast<std::size_t>(K) + 1, 0.0) {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       rows[i][0] = d.x[i];
       if (K >= 1) rows[i][1] = d.v[i];
@@ -116,8 +119,9 @@ const char* fn_name(Problem p, bool scalar = false) {
 
 bool skip_if_invalid(benchmark::State& state, Problem p) {
   // The two Rosenbrock names share one ADOL-C tape: run it only if both jetgrad forms validated.
-  const std::string err = p == Problem::mlp_tanh ? validation_error(fn_name(p))
-                                                 : validation_error(fn_name(p)) + validation_error(fn_name(p, true));
+  const std::string err = p == Problem::mlp_tanh
+                              ? validation_error(fn_name(p))
+                              : validation_error(fn_name(p)) + validation_error(fn_name(p, true));
   if (!err.empty()) {
     state.SkipWithError(("validation failed, not timed: " + err).c_str());
     return true;
@@ -152,7 +156,8 @@ double seconds_per_call(F&& f) {
 
 // Counter = (time per iteration) / denominator_seconds.
 benchmark::Counter ratio_to(double denominator_seconds) {
-  return benchmark::Counter(denominator_seconds, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  return benchmark::Counter(denominator_seconds,
+                            benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 void set_items(benchmark::State& state, const ProblemData& d) {
@@ -201,7 +206,8 @@ void BM_adolc_taylor(benchmark::State& state, Problem p) {
   record(tag, d, buffers(p));
   TaylorArrays ta(d, K);
   std::vector<double> y0(1);
-  const double zos = seconds_per_call([&] { check_rc(zos_forward(tag, 1, n, 0, d.x.data(), y0.data()), "zos_forward"); });
+  const double zos =
+      seconds_per_call([&] { check_rc(zos_forward(tag, 1, n, 0, d.x.data(), y0.data()), "zos_forward"); });
   for (auto _ : state) {
     check_rc(forward(tag, 1, n, K, 0, ta.X.data(), ta.Y), "forward");
     escape(ta.y.data());
@@ -230,16 +236,32 @@ void BM_adolc_hvp(benchmark::State& state, Problem p) {
 }
 
 #define ADBENCH_NAME(family, fn) family "/adolc/" fn "/1000"
-BENCHMARK_CAPTURE(BM_adolc_grad, rosenbrock_tensor, Problem::rosenbrock)->Name(ADBENCH_NAME("grad", "rosenbrock_tensor"));
-BENCHMARK_CAPTURE(BM_adolc_grad, rosenbrock_scalar, Problem::rosenbrock)->Name(ADBENCH_NAME("grad", "rosenbrock_scalar"));
+BENCHMARK_CAPTURE(BM_adolc_grad, rosenbrock_tensor, Problem::rosenbrock)
+    ->Name(ADBENCH_NAME("grad", "rosenbrock_tensor"));
+BENCHMARK_CAPTURE(BM_adolc_grad, rosenbrock_scalar, Problem::rosenbrock)
+    ->Name(ADBENCH_NAME("grad", "rosenbrock_scalar"));
 BENCHMARK_CAPTURE(BM_adolc_grad, mlp_tanh, Problem::mlp_tanh)->Name(ADBENCH_NAME("grad", "mlp_tanh"));
-BENCHMARK_CAPTURE(BM_adolc_grad_replay, rosenbrock_tensor, Problem::rosenbrock)->Name(ADBENCH_NAME("grad_replay", "rosenbrock_tensor"));
-BENCHMARK_CAPTURE(BM_adolc_grad_replay, rosenbrock_scalar, Problem::rosenbrock)->Name(ADBENCH_NAME("grad_replay", "rosenbrock_scalar"));
-BENCHMARK_CAPTURE(BM_adolc_grad_replay, mlp_tanh, Problem::mlp_tanh)->Name(ADBENCH_NAME("grad_replay", "mlp_tanh"));
+BENCHMARK_CAPTURE(BM_adolc_grad_replay, rosenbrock_tensor, Problem::rosenbrock)
+    ->Name(ADBENCH_NAME("grad_replay", "rosenbrock_tensor"));
+BENCHMARK_CAPTURE(BM_adolc_grad_replay, rosenbrock_scalar, Problem::rosenbrock)
+    ->Name(ADBENCH_NAME("grad_replay", "rosenbrock_scalar"));
+BENCHMARK_CAPTURE(BM_adolc_grad_replay, mlp_tanh, Problem::mlp_tanh)
+    ->Name(ADBENCH_NAME("grad_replay", "mlp_tanh"));
 // Registered with ->Arg(K): Google Benchmark appends "/K" to the name.
-BENCHMARK_CAPTURE(BM_adolc_taylor, mlp_tanh, Problem::mlp_tanh)->Name("taylor/adolc/mlp_tanh")->Arg(1)->Arg(2)->Arg(4)->Arg(8);
-BENCHMARK_CAPTURE(BM_adolc_taylor, rosenbrock_tensor, Problem::rosenbrock)->Name("taylor/adolc/rosenbrock_tensor")->Arg(1)->Arg(2)->Arg(4)->Arg(8);
-BENCHMARK_CAPTURE(BM_adolc_hvp, rosenbrock_tensor, Problem::rosenbrock)->Name(ADBENCH_NAME("hvp", "rosenbrock_tensor"));
+BENCHMARK_CAPTURE(BM_adolc_taylor, mlp_tanh, Problem::mlp_tanh)
+    ->Name("taylor/adolc/mlp_tanh")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->Arg(8);
+BENCHMARK_CAPTURE(BM_adolc_taylor, rosenbrock_tensor, Problem::rosenbrock)
+    ->Name("taylor/adolc/rosenbrock_tensor")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->Arg(8);
+BENCHMARK_CAPTURE(BM_adolc_hvp, rosenbrock_tensor, Problem::rosenbrock)
+    ->Name(ADBENCH_NAME("hvp", "rosenbrock_tensor"));
 BENCHMARK_CAPTURE(BM_adolc_hvp, mlp_tanh, Problem::mlp_tanh)->Name(ADBENCH_NAME("hvp", "mlp_tanh"));
 #undef ADBENCH_NAME
 

@@ -33,21 +33,22 @@
 // Counters: items/s counts the n = 1000 Rosenbrock coordinates or the 1000 MLP samples per call;
 // x_eval (Taylor) = time / eval/jetgrad of the same fn; x_grad (HVP) = time / grad/jetgrad.
 //
-//   OPENBLAS_NUM_THREADS=1 ./jetgrad_bench --benchmark_filter='eval/|grad|taylor/|hvp' --benchmark_min_time=0.2
-#include <benchmark/benchmark.h>
-
+//   OPENBLAS_NUM_THREADS=1 ./jetgrad_bench --benchmark_filter='eval/|grad|taylor/|hvp'
+//   --benchmark_min_time=0.2
 #include <algorithm>
-#include <ctime>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "autodiff/functional.hpp"
 #include "autodiff/tape.hpp"
@@ -95,9 +96,12 @@ enum class Fn { rosenbrock_tensor, rosenbrock_scalar, mlp_tanh };
 
 const char* fn_name(Fn f) {
   switch (f) {
-    case Fn::rosenbrock_tensor: return "rosenbrock_tensor";
-    case Fn::rosenbrock_scalar: return "rosenbrock_scalar";
-    case Fn::mlp_tanh: return "mlp_tanh";
+    case Fn::rosenbrock_tensor:
+      return "rosenbrock_tensor";
+    case Fn::rosenbrock_scalar:
+      return "rosenbrock_scalar";
+    case Fn::mlp_tanh:
+      return "mlp_tanh";
   }
   return "?";
 }
@@ -126,7 +130,7 @@ Case make_case(Fn fn) {
   if (fn == Fn::mlp_tanh) {
     c.x_flat = mlp_params();
     c.v_flat = mlp_direction();
-    const Shape shapes[6] = {Shape{mlp_in, mlp_h1}, Shape{mlp_h1},   Shape{mlp_h1, mlp_h2},
+    const Shape shapes[6] = {Shape{mlp_in, mlp_h1}, Shape{mlp_h1},          Shape{mlp_h1, mlp_h2},
                              Shape{mlp_h2},         Shape{mlp_h2, mlp_out}, Shape{mlp_out}};
     std::size_t off = 0;
     for (const Shape& s : shapes) {
@@ -162,25 +166,31 @@ Case make_case(Fn fn) {
 // Deliberately never destroyed: Tensors in objects with static storage would be freed after the
 // thread's buffer cache (autodiff/buffer_pool.cpp, thread_local) is gone, which corrupted the heap at exit.
 const Case& get_case(Fn fn) {
-  static const Case* const cases =
-      new Case[3]{make_case(Fn::rosenbrock_tensor), make_case(Fn::rosenbrock_scalar), make_case(Fn::mlp_tanh)};
+  static const Case* const cases = new Case[3]{make_case(Fn::rosenbrock_tensor),
+                                               make_case(Fn::rosenbrock_scalar), make_case(Fn::mlp_tanh)};
   return cases[static_cast<int>(fn)];
 }
 
 Var call_fn(const Case& c, const std::vector<Var>& vars) {
   switch (c.fn) {
-    case Fn::rosenbrock_tensor: return rosenbrock_tensor(vars[0]);
-    case Fn::rosenbrock_scalar: return rosenbrock_loop(vars);
-    case Fn::mlp_tanh: return mlp_tanh(vars, c.X);
+    case Fn::rosenbrock_tensor:
+      return rosenbrock_tensor(vars[0]);
+    case Fn::rosenbrock_scalar:
+      return rosenbrock_loop(vars);
+    case Fn::mlp_tanh:
+      return mlp_tanh(vars, c.X);
   }
   return {};
 }
 
 Tensor eval(const Case& c) {
   switch (c.fn) {
-    case Fn::rosenbrock_tensor: return rosenbrock_tensor(c.inputs[0]);
-    case Fn::rosenbrock_scalar: return rosenbrock_loop(c.inputs);
-    case Fn::mlp_tanh: return mlp_tanh(c.inputs, c.X);
+    case Fn::rosenbrock_tensor:
+      return rosenbrock_tensor(c.inputs[0]);
+    case Fn::rosenbrock_scalar:
+      return rosenbrock_loop(c.inputs);
+    case Fn::mlp_tanh:
+      return mlp_tanh(c.inputs, c.X);
   }
   return {};
 }
@@ -223,7 +233,8 @@ std::vector<Tensor> taylor(const Recorded& r, const Case& c, int K) {
 
 std::vector<Tensor> hvp(const Case& c, HvpMethod method) {
   if (c.fn == Fn::rosenbrock_tensor) {
-    return {jetgrad::hvp([](const Var& x) { return rosenbrock_tensor(x); }, c.inputs[0], c.plain_directions[0], method)};
+    return {jetgrad::hvp([](const Var& x) { return rosenbrock_tensor(x); }, c.inputs[0],
+                         c.plain_directions[0], method)};
   }
   // Several inputs: the steps of jetgrad::hvp (autodiff/functional.cpp) with one Var per tensor.
   Tape tape;
@@ -324,7 +335,8 @@ std::map<std::string, std::string> run_validation() {
       check(name + ": grad vs ADOL-C gradient()", g, ref.gradient);
       if (higher) {
         for (std::size_t k = 0; k < 4; ++k)
-          check(name + ": taylor K=" + std::to_string(degrees[k]) + " vs ADOL-C forward()", tay[k], ref.taylor[k]);
+          check(name + ": taylor K=" + std::to_string(degrees[k]) + " vs ADOL-C forward()", tay[k],
+                ref.taylor[k]);
         check(name + ": hvp vs ADOL-C hess_vec()", hv, ref.hess_vec);
         check(name + ": hvp_rr vs ADOL-C hess_vec()", hv_rr, ref.hess_vec);
       }
@@ -376,7 +388,8 @@ double seconds_per_call(F&& f) {
 
 // Counter = (time per iteration) / denominator_seconds.
 benchmark::Counter ratio_to(double denominator_seconds) {
-  return benchmark::Counter(denominator_seconds, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  return benchmark::Counter(denominator_seconds,
+                            benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 void set_items(benchmark::State& state, const Case& c) {
@@ -448,22 +461,42 @@ void BM_hvp(benchmark::State& state, Fn fn, HvpMethod method) {
 }
 
 #define ADBENCH_NAME(family, fn) family "/jetgrad/" fn "/1000"
-BENCHMARK_CAPTURE(BM_eval, rosenbrock_tensor, Fn::rosenbrock_tensor)->Name(ADBENCH_NAME("eval", "rosenbrock_tensor"));
-BENCHMARK_CAPTURE(BM_eval, rosenbrock_scalar, Fn::rosenbrock_scalar)->Name(ADBENCH_NAME("eval", "rosenbrock_scalar"));
+BENCHMARK_CAPTURE(BM_eval, rosenbrock_tensor, Fn::rosenbrock_tensor)
+    ->Name(ADBENCH_NAME("eval", "rosenbrock_tensor"));
+BENCHMARK_CAPTURE(BM_eval, rosenbrock_scalar, Fn::rosenbrock_scalar)
+    ->Name(ADBENCH_NAME("eval", "rosenbrock_scalar"));
 BENCHMARK_CAPTURE(BM_eval, mlp_tanh, Fn::mlp_tanh)->Name(ADBENCH_NAME("eval", "mlp_tanh"));
-BENCHMARK_CAPTURE(BM_grad, rosenbrock_tensor, Fn::rosenbrock_tensor)->Name(ADBENCH_NAME("grad", "rosenbrock_tensor"));
-BENCHMARK_CAPTURE(BM_grad, rosenbrock_scalar, Fn::rosenbrock_scalar)->Name(ADBENCH_NAME("grad", "rosenbrock_scalar"));
+BENCHMARK_CAPTURE(BM_grad, rosenbrock_tensor, Fn::rosenbrock_tensor)
+    ->Name(ADBENCH_NAME("grad", "rosenbrock_tensor"));
+BENCHMARK_CAPTURE(BM_grad, rosenbrock_scalar, Fn::rosenbrock_scalar)
+    ->Name(ADBENCH_NAME("grad", "rosenbrock_scalar"));
 BENCHMARK_CAPTURE(BM_grad, mlp_tanh, Fn::mlp_tanh)->Name(ADBENCH_NAME("grad", "mlp_tanh"));
-BENCHMARK_CAPTURE(BM_grad_replay, rosenbrock_tensor, Fn::rosenbrock_tensor)->Name(ADBENCH_NAME("grad_replay", "rosenbrock_tensor"));
-BENCHMARK_CAPTURE(BM_grad_replay, rosenbrock_scalar, Fn::rosenbrock_scalar)->Name(ADBENCH_NAME("grad_replay", "rosenbrock_scalar"));
+BENCHMARK_CAPTURE(BM_grad_replay, rosenbrock_tensor, Fn::rosenbrock_tensor)
+    ->Name(ADBENCH_NAME("grad_replay", "rosenbrock_tensor"));
+BENCHMARK_CAPTURE(BM_grad_replay, rosenbrock_scalar, Fn::rosenbrock_scalar)
+    ->Name(ADBENCH_NAME("grad_replay", "rosenbrock_scalar"));
 BENCHMARK_CAPTURE(BM_grad_replay, mlp_tanh, Fn::mlp_tanh)->Name(ADBENCH_NAME("grad_replay", "mlp_tanh"));
 // ->Arg(K): Google Benchmark appends "/K" to the name.
-BENCHMARK_CAPTURE(BM_taylor, mlp_tanh, Fn::mlp_tanh)->Name("taylor/jetgrad/mlp_tanh")->Arg(1)->Arg(2)->Arg(4)->Arg(8);
-BENCHMARK_CAPTURE(BM_taylor, rosenbrock_tensor, Fn::rosenbrock_tensor)->Name("taylor/jetgrad/rosenbrock_tensor")->Arg(1)->Arg(2)->Arg(4)->Arg(8);
-BENCHMARK_CAPTURE(BM_hvp, rosenbrock_tensor, Fn::rosenbrock_tensor, HvpMethod::taylor_over_reverse)->Name(ADBENCH_NAME("hvp", "rosenbrock_tensor"));
-BENCHMARK_CAPTURE(BM_hvp, mlp_tanh, Fn::mlp_tanh, HvpMethod::taylor_over_reverse)->Name(ADBENCH_NAME("hvp", "mlp_tanh"));
-BENCHMARK_CAPTURE(BM_hvp, rosenbrock_tensor_rr, Fn::rosenbrock_tensor, HvpMethod::reverse_over_reverse)->Name(ADBENCH_NAME("hvp_rr", "rosenbrock_tensor"));
-BENCHMARK_CAPTURE(BM_hvp, mlp_tanh_rr, Fn::mlp_tanh, HvpMethod::reverse_over_reverse)->Name(ADBENCH_NAME("hvp_rr", "mlp_tanh"));
+BENCHMARK_CAPTURE(BM_taylor, mlp_tanh, Fn::mlp_tanh)
+    ->Name("taylor/jetgrad/mlp_tanh")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->Arg(8);
+BENCHMARK_CAPTURE(BM_taylor, rosenbrock_tensor, Fn::rosenbrock_tensor)
+    ->Name("taylor/jetgrad/rosenbrock_tensor")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->Arg(8);
+BENCHMARK_CAPTURE(BM_hvp, rosenbrock_tensor, Fn::rosenbrock_tensor, HvpMethod::taylor_over_reverse)
+    ->Name(ADBENCH_NAME("hvp", "rosenbrock_tensor"));
+BENCHMARK_CAPTURE(BM_hvp, mlp_tanh, Fn::mlp_tanh, HvpMethod::taylor_over_reverse)
+    ->Name(ADBENCH_NAME("hvp", "mlp_tanh"));
+BENCHMARK_CAPTURE(BM_hvp, rosenbrock_tensor_rr, Fn::rosenbrock_tensor, HvpMethod::reverse_over_reverse)
+    ->Name(ADBENCH_NAME("hvp_rr", "rosenbrock_tensor"));
+BENCHMARK_CAPTURE(BM_hvp, mlp_tanh_rr, Fn::mlp_tanh, HvpMethod::reverse_over_reverse)
+    ->Name(ADBENCH_NAME("hvp_rr", "mlp_tanh"));
 #undef ADBENCH_NAME
 
 }  // namespace

@@ -16,13 +16,13 @@
 namespace adbench {
 
 // ---- sizes -------------------------------------------------------------------------------------
-inline constexpr std::size_t rosen_n = 1000;  // Rosenbrock: n inputs
+inline constexpr std::size_t rosen_n = 1000;    // Rosenbrock: n inputs
 inline constexpr std::size_t mlp_batch = 1000;  // MLP 8-16-16-1: batch of inputs
 inline constexpr std::size_t mlp_in = 8, mlp_h1 = 16, mlp_h2 = 16, mlp_out = 1;
 // Parameters, flattened in this order (row-major, weights as [fan_in, fan_out] so y = x W + b):
 //   W1 [8,16], b1 [16], W2 [16,16], b2 [16], W3 [16,1], b3 [1]       -> 433 numbers
-inline constexpr std::size_t mlp_param_sizes[6] = {mlp_in * mlp_h1, mlp_h1, mlp_h1 * mlp_h2,
-                                                   mlp_h2,          mlp_h2 * mlp_out, mlp_out};
+inline constexpr std::size_t mlp_param_sizes[6] = {mlp_in * mlp_h1, mlp_h1,          mlp_h1* mlp_h2,
+                                                   mlp_h2,          mlp_h2* mlp_out, mlp_out};
 inline constexpr std::size_t mlp_num_params = 433;
 
 // ---- fixed random data ---------------------------------------------------------------------------

@@ -25,9 +25,6 @@
 //
 // Run single-threaded BLAS for comparable figures:
 //   OPENBLAS_NUM_THREADS=1 ./jetgrad_bench --benchmark_filter='kernel|gemm' --benchmark_min_time=0.2
-#include <benchmark/benchmark.h>
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -37,6 +34,9 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <benchmark/benchmark.h>
+#include <cblas.h>
 
 #include "autodiff/tensor.hpp"
 #include "autodiff/tensor_ops.hpp"
@@ -226,7 +226,8 @@ void scalar_softmax(benchmark::State& state, std::size_t n) {
 
 void set_flops(benchmark::State& state, std::size_t n) {
   const double nd = static_cast<double>(n);
-  state.counters["FLOPS"] = benchmark::Counter(2.0 * nd * nd * nd, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOPS"] =
+      benchmark::Counter(2.0 * nd * nd * nd, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // jetgrad matmul allocates its n x n result every iteration (as users call it).
@@ -277,39 +278,47 @@ bool register_kernel_benchmarks() {
   benchmark::AddCustomContext("openblas_config", openblas_get_config());
 #endif
   for (std::size_t n : {std::size_t{1000}, std::size_t{1000000}}) {
-
     register_bench(bench_name("kernel/exp", n), [n](benchmark::State& s) { bench_unary(s, op_exp, n, 2); });
     register_bench(bench_name("kernel/exp_scalar_loop", n),
                    [n](benchmark::State& s) { bench_scalar_map(s, n, [](float v) { return std::exp(v); }); });
 
     register_bench(bench_name("kernel/tanh", n), [n](benchmark::State& s) { bench_unary(s, op_tanh, n, 2); });
-    register_bench(bench_name("kernel/tanh_scalar_loop", n),
-                   [n](benchmark::State& s) { bench_scalar_map(s, n, [](float v) { return std::tanh(v); }); });
+    register_bench(bench_name("kernel/tanh_scalar_loop", n), [n](benchmark::State& s) {
+      bench_scalar_map(s, n, [](float v) { return std::tanh(v); });
+    });
 
-    register_bench(bench_name("kernel/sigmoid", n), [n](benchmark::State& s) { bench_unary(s, op_sigmoid, n, 2); });
+    register_bench(bench_name("kernel/sigmoid", n),
+                   [n](benchmark::State& s) { bench_unary(s, op_sigmoid, n, 2); });
     register_bench(bench_name("kernel/sigmoid_scalar_loop", n), [n](benchmark::State& s) {
       bench_scalar_map(s, n, [](float v) { return 1.0f / (1.0f + std::exp(-v)); });
     });
 
     register_bench(bench_name("kernel/add", n), [n](benchmark::State& s) { bench_binary(s, op_add, n); });
-    register_bench(bench_name("kernel/add_scalar_loop", n),
-                   [n](benchmark::State& s) { bench_scalar_zip(s, n, [](float p, float q) { return p + q; }); });
+    register_bench(bench_name("kernel/add_scalar_loop", n), [n](benchmark::State& s) {
+      bench_scalar_zip(s, n, [](float p, float q) { return p + q; });
+    });
 
     register_bench(bench_name("kernel/mul", n), [n](benchmark::State& s) { bench_binary(s, op_mul, n); });
-    register_bench(bench_name("kernel/mul_scalar_loop", n),
-                   [n](benchmark::State& s) { bench_scalar_zip(s, n, [](float p, float q) { return p * q; }); });
+    register_bench(bench_name("kernel/mul_scalar_loop", n), [n](benchmark::State& s) {
+      bench_scalar_zip(s, n, [](float p, float q) { return p * q; });
+    });
 
     register_bench(bench_name("kernel/sum", n), [n](benchmark::State& s) { bench_unary(s, op_sum, n, 1); });
     register_bench(bench_name("kernel/sum_scalar_loop", n), [n](benchmark::State& s) { scalar_sum(s, n); });
 
     register_bench(bench_name("kernel/max", n), [n](benchmark::State& s) { bench_unary(s, op_max, n, 1); });
-    register_bench(bench_name("kernel/max_scalar_loop", n), [n](benchmark::State& s) { scalar_max_bench(s, n); });
+    register_bench(bench_name("kernel/max_scalar_loop", n),
+                   [n](benchmark::State& s) { scalar_max_bench(s, n); });
 
-    register_bench(bench_name("kernel/logsumexp", n), [n](benchmark::State& s) { bench_unary(s, op_logsumexp, n, 1); });
-    register_bench(bench_name("kernel/logsumexp_scalar_loop", n), [n](benchmark::State& s) { scalar_logsumexp(s, n); });
+    register_bench(bench_name("kernel/logsumexp", n),
+                   [n](benchmark::State& s) { bench_unary(s, op_logsumexp, n, 1); });
+    register_bench(bench_name("kernel/logsumexp_scalar_loop", n),
+                   [n](benchmark::State& s) { scalar_logsumexp(s, n); });
 
-    register_bench(bench_name("kernel/softmax", n), [n](benchmark::State& s) { bench_unary(s, op_softmax, n, 2); });
-    register_bench(bench_name("kernel/softmax_scalar_loop", n), [n](benchmark::State& s) { scalar_softmax(s, n); });
+    register_bench(bench_name("kernel/softmax", n),
+                   [n](benchmark::State& s) { bench_unary(s, op_softmax, n, 2); });
+    register_bench(bench_name("kernel/softmax_scalar_loop", n),
+                   [n](benchmark::State& s) { scalar_softmax(s, n); });
   }
   for (std::size_t n : {std::size_t{64}, std::size_t{256}, std::size_t{1024}}) {
     register_bench(bench_name("kernel/matmul", n), [n](benchmark::State& s) { jetgrad_matmul(s, n); });

@@ -20,8 +20,6 @@
 // tape_entries = its number of entries; items/s counts samples.
 //
 //   OPENBLAS_NUM_THREADS=1 ./jetgrad_bench --benchmark_filter='mlp_step|cnn_step' --benchmark_min_time=0.5
-#include <benchmark/benchmark.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -33,6 +31,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "nn/nn.hpp"
 #include "nn_cases.hpp"
@@ -61,12 +61,15 @@ struct JNet {
   std::unique_ptr<optim::SGD> opt;
 };
 
-void add_linear_stack(nn::Sequential& m, const std::vector<std::size_t>& widths, bool tanh_act, Generator& gen) {
+void add_linear_stack(nn::Sequential& m, const std::vector<std::size_t>& widths, bool tanh_act,
+                      Generator& gen) {
   for (std::size_t i = 0; i + 1 < widths.size(); ++i) {
     m.push_back(std::make_shared<nn::Linear>(widths[i], widths[i + 1], gen));
     if (i + 2 < widths.size()) {
-      if (tanh_act) m.push_back(std::make_shared<nn::Tanh>());
-      else m.push_back(std::make_shared<nn::ReLU>());
+      if (tanh_act)
+        m.push_back(std::make_shared<nn::Tanh>());
+      else
+        m.push_back(std::make_shared<nn::ReLU>());
     }
   }
 }
@@ -146,7 +149,9 @@ NetData export_data(JNet& j) {
 
 // ---- the timed step (validation calls the very same function) ------------------------------------
 
-Var loss_of(JNet& j, const Var& out) { return j.mse ? nn::mse_loss(out, j.target) : nn::cross_entropy(out, j.labels); }
+Var loss_of(JNet& j, const Var& out) {
+  return j.mse ? nn::mse_loss(out, j.target) : nn::cross_entropy(out, j.labels);
+}
 
 double step(JNet& j) {
   Tape tape;
@@ -182,15 +187,16 @@ std::map<Net, std::string> run_validation() {
     try {
       const StepLosses jg = jetgrad_step_losses(net);
       if (!std::isfinite(jg.before) || !std::isfinite(jg.after) || !(jg.after < jg.before)) {
-        failures[net] += "jetgrad's loss did not decrease over one step (" + std::to_string(jg.before) + " -> " +
-                         std::to_string(jg.after) + "); ";
+        failures[net] += "jetgrad's loss did not decrease over one step (" + std::to_string(jg.before) +
+                         " -> " + std::to_string(jg.after) + "); ";
       }
 #ifdef JETGRAD_HAVE_TORCH
       const StepLosses tc = torch_step_losses(net);
       auto close = [](double a, double b) { return std::abs(a - b) <= 1e-4 * std::max(1.0, std::abs(b)); };
       const bool ok = close(jg.before, tc.before) && close(jg.after, tc.after);
       std::fprintf(stderr, "  %-36s jetgrad %.7f -> %.7f  libtorch %.7f -> %.7f  %s\n",
-                   bench_name(net, "*").c_str(), jg.before, jg.after, tc.before, tc.after, ok ? "ok" : "<-- FAIL");
+                   bench_name(net, "*").c_str(), jg.before, jg.after, tc.before, tc.after,
+                   ok ? "ok" : "<-- FAIL");
       if (!ok) failures[net] += "jetgrad and libtorch losses differ; ";
 #else
       std::fprintf(stderr, "  %-36s jetgrad %.7f -> %.7f  (libtorch not built: not compared)\n",
@@ -222,13 +228,13 @@ void jetgrad_step_benchmark(benchmark::State& state, Net net) {
 
 const bool registered = [] {
   for (Net net : all_nets) {
-    benchmark::RegisterBenchmark(bench_name(net, "jetgrad").c_str(),
-                                 [net](benchmark::State& s) { jetgrad_step_benchmark(s, net); })
-        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(bench_name(net, "jetgrad").c_str(), [net](benchmark::State& s) {
+      jetgrad_step_benchmark(s, net);
+    })->Unit(benchmark::kMicrosecond);
 #ifdef JETGRAD_HAVE_TORCH
-    benchmark::RegisterBenchmark(bench_name(net, "libtorch").c_str(),
-                                 [net](benchmark::State& s) { torch_step_benchmark(s, net); })
-        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(bench_name(net, "libtorch").c_str(), [net](benchmark::State& s) {
+      torch_step_benchmark(s, net);
+    })->Unit(benchmark::kMicrosecond);
 #endif
   }
   return true;

@@ -14,11 +14,11 @@
 // Linear weight (out, in), Conv2d weight (out, in, kh, kw), then the bias).
 #pragma once
 
-#include <benchmark/benchmark.h>
-
 #include <cstddef>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 namespace nnbench {
 
@@ -32,10 +32,14 @@ inline const char* family(Net net) { return net == Net::cnn ? "cnn_step" : "mlp_
 // The benchmark name for one implementation ("jetgrad", "libtorch"), e.g. mlp_step/jetgrad/784-128-10/64.
 inline std::string bench_name(Net net, const std::string& impl) {
   switch (net) {
-    case Net::mlp_tiny: return "mlp_step/" + impl + "/2-16-16-1/32";
-    case Net::mlp_small: return "mlp_step/" + impl + "/784-128-10/64";
-    case Net::mlp_medium: return "mlp_step/" + impl + "/784-512-512-10/256";
-    case Net::cnn: return "cnn_step/" + impl + "/64";
+    case Net::mlp_tiny:
+      return "mlp_step/" + impl + "/2-16-16-1/32";
+    case Net::mlp_small:
+      return "mlp_step/" + impl + "/784-128-10/64";
+    case Net::mlp_medium:
+      return "mlp_step/" + impl + "/784-512-512-10/256";
+    case Net::cnn:
+      return "cnn_step/" + impl + "/64";
   }
   return "?";
 }
@@ -49,9 +53,9 @@ struct NetData {
   std::vector<float> x;
   std::vector<std::size_t> x_shape;
   bool mse = false;
-  std::vector<float> target;          // mse: same shape as the output
+  std::vector<float> target;  // mse: same shape as the output
   std::vector<std::size_t> target_shape;
-  std::vector<std::size_t> labels;    // cross-entropy
+  std::vector<std::size_t> labels;  // cross-entropy
   std::size_t classes = 0;
 };
 

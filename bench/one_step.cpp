@@ -60,7 +60,8 @@ int main() {
   auto m = std::make_unique<Mlp>();
   double loss = 0.0;
   for (int i = 0; i < 2; ++i) loss = warm_up_step(m.get());
-  std::printf("one_step: 784-128-10 ReLU MLP, batch 64, SGD lr 0.01; loss after 2 warm-up steps %.6f\n", loss);
+  std::printf("one_step: 784-128-10 ReLU MLP, batch 64, SGD lr 0.01; loss after 2 warm-up steps %.6f\n",
+              loss);
   loss = one_training_step(m.get());
   std::printf("one_step: loss at the counted step %.6f\n", loss);
   return 0;

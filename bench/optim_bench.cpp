@@ -17,14 +17,14 @@
 // exact GR <= 3.5x SGD, jetgrad's HVP >= 1.5x faster than libtorch's.
 //
 //   OPENBLAS_NUM_THREADS=1 ./jetgrad_bench --benchmark_filter='optim_step|hvp/' --benchmark_min_time=1
-#include <benchmark/benchmark.h>
-
 #include <cmath>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "nn/activation.hpp"
 #include "nn/linear.hpp"
@@ -62,7 +62,8 @@ struct Mlp {
     for (std::size_t i = 0; i < batch; ++i) y.push_back(gen.below(classes));
   }
   optim::Objective objective() {
-    return optim::Objective(net->parameters(), [this](Tape& tape) { return nn::cross_entropy((*net)(tape.constant(x)), y); });
+    return optim::Objective(net->parameters(),
+                            [this](Tape& tape) { return nn::cross_entropy((*net)(tape.constant(x)), y); });
   }
 };
 
@@ -78,7 +79,8 @@ void optimizer_step(benchmark::State& state, const Make& make) {
   auto opt = make(mlp.net->parameters());
   for (auto _ : state) escape(opt->step(objective));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-  state.counters["forwards_per_step"] = static_cast<double>(objective.forward_count()) / static_cast<double>(state.iterations());
+  state.counters["forwards_per_step"] =
+      static_cast<double>(objective.forward_count()) / static_cast<double>(state.iterations());
 }
 
 void register_steps() {
@@ -91,19 +93,32 @@ void register_steps() {
   gr_forward.method = optim::GradRegOptions::Method::forward;
   const std::vector<std::pair<std::string, Make>> cases{
       {"sgd", sgd},
-      {"sam", [](const optim::ParamList& p) { return std::make_unique<optim::SAM>(sgd(p), optim::SAMOptions{}); }},
-      {"gam", [exact_gam](const optim::ParamList& p) { return std::make_unique<optim::GAM>(sgd(p), exact_gam); }},
+      {"sam",
+       [](const optim::ParamList& p) { return std::make_unique<optim::SAM>(sgd(p), optim::SAMOptions{}); }},
+      {"gam",
+       [exact_gam](const optim::ParamList& p) { return std::make_unique<optim::GAM>(sgd(p), exact_gam); }},
       {"gam_accelerated",
-       [accelerated_gam](const optim::ParamList& p) { return std::make_unique<optim::GAM>(sgd(p), accelerated_gam); }},
-      {"gr_exact", [gr_exact](const optim::ParamList& p) { return std::make_unique<optim::GradientRegularization>(sgd(p), gr_exact); }},
+       [accelerated_gam](const optim::ParamList& p) {
+         return std::make_unique<optim::GAM>(sgd(p), accelerated_gam);
+       }},
+      {"gr_exact",
+       [gr_exact](const optim::ParamList& p) {
+         return std::make_unique<optim::GradientRegularization>(sgd(p), gr_exact);
+       }},
       {"gr_forward",
-       [gr_forward](const optim::ParamList& p) { return std::make_unique<optim::GradientRegularization>(sgd(p), gr_forward); }},
-      {"mezo", [](const optim::ParamList& p) { return std::make_unique<optim::MeZO>(p, optim::MeZOOptions{}, Generator(7)); }},
+       [gr_forward](const optim::ParamList& p) {
+         return std::make_unique<optim::GradientRegularization>(sgd(p), gr_forward);
+       }},
+      {"mezo",
+       [](const optim::ParamList& p) {
+         return std::make_unique<optim::MeZO>(p, optim::MeZOOptions{}, Generator(7));
+       }},
   };
   for (const auto& [name, make] : cases) {
-    benchmark::RegisterBenchmark(("optim_step/" + name + "/784-128-10/64").c_str(),
-                                 [make = make](benchmark::State& s) { optimizer_step(s, make); })
-        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("optim_step/" + name + "/784-128-10/64").c_str(), [make = make](
+                                                                                        benchmark::State& s) {
+      optimizer_step(s, make);
+    })->Unit(benchmark::kMicrosecond);
   }
 }
 
@@ -112,7 +127,8 @@ void hvp_jetgrad(benchmark::State& state) {
   auto objective = mlp.objective();
   Generator gen(3);
   optim::ParamVector v;
-  for (const nn::Parameter* p : objective.params()) v.push_back(normal(p->value.shape(), 0.0, 1.0, gen, DType::f32));
+  for (const nn::Parameter* p : objective.params())
+    v.push_back(normal(p->value.shape(), 0.0, 1.0, gen, DType::f32));
   for (auto _ : state) {
     const optim::ParamVector hv = objective.hvp(v);
     escape(hv);
@@ -124,14 +140,20 @@ void hvp_libtorch(benchmark::State& state) {
   torch::set_num_threads(1);
   torch::manual_seed(2024);
   const auto opts = torch::TensorOptions().dtype(torch::kFloat32);
-  const double b1 = 1.0 / std::sqrt(static_cast<double>(in)), b2 = 1.0 / std::sqrt(static_cast<double>(hidden));
+  const double b1 = 1.0 / std::sqrt(static_cast<double>(in)),
+               b2 = 1.0 / std::sqrt(static_cast<double>(hidden));
   std::vector<torch::Tensor> params{
-      (torch::rand({static_cast<long>(hidden), static_cast<long>(in)}, opts) * 2 - 1).mul(b1).requires_grad_(),
+      (torch::rand({static_cast<long>(hidden), static_cast<long>(in)}, opts) * 2 - 1)
+          .mul(b1)
+          .requires_grad_(),
       (torch::rand({static_cast<long>(hidden)}, opts) * 2 - 1).mul(b1).requires_grad_(),
-      (torch::rand({static_cast<long>(classes), static_cast<long>(hidden)}, opts) * 2 - 1).mul(b2).requires_grad_(),
+      (torch::rand({static_cast<long>(classes), static_cast<long>(hidden)}, opts) * 2 - 1)
+          .mul(b2)
+          .requires_grad_(),
       (torch::rand({static_cast<long>(classes)}, opts) * 2 - 1).mul(b2).requires_grad_()};
   const torch::Tensor x = torch::randn({static_cast<long>(batch), static_cast<long>(in)}, opts);
-  const torch::Tensor y = torch::randint(static_cast<long>(classes), {static_cast<long>(batch)}, torch::kLong);
+  const torch::Tensor y =
+      torch::randint(static_cast<long>(classes), {static_cast<long>(batch)}, torch::kLong);
   std::vector<torch::Tensor> v;
   for (const auto& p : params) v.push_back(torch::randn_like(p));
   for (auto _ : state) {

@@ -7,15 +7,15 @@
 //   with torch::nn::Sequential modules, torch::optim::SGD (lr 0.01, no momentum), float32,
 //   torch::set_num_threads(1) (and OPENBLAS_NUM_THREADS=1 in the environment, as for jetgrad).
 // The weights are jetgrad's initial ones (nnbench::net_data), copied in parameter by parameter.
-#include <benchmark/benchmark.h>
-#include <torch/torch.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
 
 #include "nn_cases.hpp"
 
@@ -45,8 +45,10 @@ void add_linear_stack(torch::nn::Sequential& m, const std::vector<std::int64_t>&
   for (std::size_t i = 0; i + 1 < widths.size(); ++i) {
     m->push_back(torch::nn::Linear(widths[i], widths[i + 1]));
     if (i + 2 < widths.size()) {
-      if (tanh_act) m->push_back(torch::nn::Tanh());
-      else m->push_back(torch::nn::ReLU());
+      if (tanh_act)
+        m->push_back(torch::nn::Tanh());
+      else
+        m->push_back(torch::nn::ReLU());
     }
   }
 }
@@ -56,9 +58,15 @@ std::unique_ptr<TNet> make_tnet(Net net) {
   const NetData& d = net_data(net);
   auto t = std::make_unique<TNet>();
   switch (net) {
-    case Net::mlp_tiny: add_linear_stack(t->model, {2, 16, 16, 1}, true); break;
-    case Net::mlp_small: add_linear_stack(t->model, {784, 128, 10}, false); break;
-    case Net::mlp_medium: add_linear_stack(t->model, {784, 512, 512, 10}, false); break;
+    case Net::mlp_tiny:
+      add_linear_stack(t->model, {2, 16, 16, 1}, true);
+      break;
+    case Net::mlp_small:
+      add_linear_stack(t->model, {784, 128, 10}, false);
+      break;
+    case Net::mlp_medium:
+      add_linear_stack(t->model, {784, 512, 512, 10}, false);
+      break;
     case Net::cnn:
       t->model->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 8, 3).padding(1)));
       t->model->push_back(torch::nn::ReLU());
@@ -73,8 +81,8 @@ std::unique_ptr<TNet> make_tnet(Net net) {
   // jetgrad's weights, in module order (same layouts).
   std::vector<torch::Tensor> params = t->model->parameters();
   if (params.size() != d.params.size())
-    throw std::runtime_error("libtorch model has " + std::to_string(params.size()) + " parameter tensors, jetgrad's " +
-                             std::to_string(d.params.size()));
+    throw std::runtime_error("libtorch model has " + std::to_string(params.size()) +
+                             " parameter tensors, jetgrad's " + std::to_string(d.params.size()));
   {
     torch::NoGradGuard no_grad;
     for (std::size_t i = 0; i < params.size(); ++i) {
@@ -100,7 +108,8 @@ std::unique_ptr<TNet> make_tnet(Net net) {
 torch::Tensor step(TNet& t) {
   t.opt->zero_grad();
   const torch::Tensor out = t.model->forward(t.x);
-  torch::Tensor loss = t.mse ? torch::mse_loss(out, t.target) : torch::nn::functional::cross_entropy(out, t.labels);
+  torch::Tensor loss =
+      t.mse ? torch::mse_loss(out, t.target) : torch::nn::functional::cross_entropy(out, t.labels);
   loss.backward();
   t.opt->step();
   return loss;

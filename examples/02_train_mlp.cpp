@@ -31,7 +31,8 @@ double accuracy(nn::Module& model, const nn::Dataset& data) {
   NoGrad no_grad;
   const Tensor predicted = argmax(model(tape.constant(flatten(data.inputs))).value(), 1);
   std::size_t correct = 0;
-  for (std::size_t i = 0; i < data.size(); ++i) correct += predicted.at(i) == static_cast<double>(data.labels[i]);
+  for (std::size_t i = 0; i < data.size(); ++i)
+    correct += predicted.at(i) == static_cast<double>(data.labels[i]);
   model.train();
   return static_cast<double>(correct) / static_cast<double>(data.size());
 }
@@ -69,8 +70,8 @@ int main() {
       seen += y.size();
     }
     test_accuracy = accuracy(model, test);
-    std::printf("epoch %d: train loss %.4f, test accuracy %.3f\n", epoch, loss_sum / static_cast<double>(seen),
-                test_accuracy);
+    std::printf("epoch %d: train loss %.4f, test accuracy %.3f\n", epoch,
+                loss_sum / static_cast<double>(seen), test_accuracy);
   }
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -4,9 +4,7 @@
 
 namespace jetgrad::nn {
 
-Var leaky_relu(const Var& x, double negative_slope) {
-  return where(greater(x, 0.0), x, x * negative_slope);
-}
+Var leaky_relu(const Var& x, double negative_slope) { return where(greater(x, 0.0), x, x * negative_slope); }
 
 Var gelu(const Var& x) {
   constexpr double inv_sqrt2 = 0.70710678118654752440;

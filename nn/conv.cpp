@@ -49,8 +49,8 @@ void check_positive(const std::string& layer, const char* what, Size2 v) {
 
 std::string Size2::str() const { return std::to_string(h) + "x" + std::to_string(w); }
 
-WindowTable make_window_table(const std::string& layer, std::size_t H, std::size_t W, Size2 kernel, Size2 stride,
-                              Size2 padding, Size2 dilation) {
+WindowTable make_window_table(const std::string& layer, std::size_t H, std::size_t W, Size2 kernel,
+                              Size2 stride, Size2 padding, Size2 dilation) {
   WindowTable t;
   t.H = H;
   t.W = W;
@@ -60,7 +60,8 @@ WindowTable make_window_table(const std::string& layer, std::size_t H, std::size
   if (t.Hp < ekh || t.Wp < ekw) {
     throw ShapeError(layer + ": the input's spatial size " + std::to_string(H) + "x" + std::to_string(W) +
                      " (padded " + std::to_string(t.Hp) + "x" + std::to_string(t.Wp) +
-                     ") is smaller than the kernel's extent " + std::to_string(ekh) + "x" + std::to_string(ekw));
+                     ") is smaller than the kernel's extent " + std::to_string(ekh) + "x" +
+                     std::to_string(ekw));
   }
   t.OH = (t.Hp - ekh) / stride.h + 1;
   t.OW = (t.Wp - ekw) / stride.w + 1;
@@ -89,7 +90,8 @@ Conv2d::Conv2d(std::size_t in_channels, std::size_t out_channels, Size2 kernel, 
   check_positive("Conv2d", "dilation", opt_.dilation);
   // Kaiming-uniform with a = √5: gain √(2 / (1 + a²)) = √(1/3), bound = gain √3 / √fan_in = 1 / √fan_in.
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_ * kernel_.h * kernel_.w));
-  weight_ = &register_parameter("weight", uniform(Shape{out_, in_, kernel_.h, kernel_.w}, -bound, bound, gen, opt_.dtype));
+  weight_ = &register_parameter(
+      "weight", uniform(Shape{out_, in_, kernel_.h, kernel_.w}, -bound, bound, gen, opt_.dtype));
   if (opt_.bias) bias_ = &register_parameter("bias", uniform(Shape{out_}, -bound, bound, gen, opt_.dtype));
 }
 
@@ -143,7 +145,8 @@ Pool2dBase::Pool2dBase(std::string kind, Size2 kernel, const Pool2dOptions& opti
   if (opt_.stride.h == 0) opt_.stride.h = kernel_.h;
   if (opt_.stride.w == 0) opt_.stride.w = kernel_.w;
   if (2 * opt_.padding.h > kernel_.h || 2 * opt_.padding.w > kernel_.w) {
-    throw ValueError(kind_ + ": padding " + opt_.padding.str() + " must be at most half the kernel " + kernel_.str());
+    throw ValueError(kind_ + ": padding " + opt_.padding.str() + " must be at most half the kernel " +
+                     kernel_.str());
   }
 }
 
@@ -226,7 +229,8 @@ Var Flatten::forward(const Var& x) {
   };
   const int a = start_ < 0 ? start_ + r : start_, b = end_ < 0 ? end_ + r : end_;
   if (a < 0 || a >= r || b < 0 || b >= r) throw bad();
-  if (a > b) throw ShapeError(describe() + ": start_dim comes after end_dim for an input of shape " + s.str());
+  if (a > b)
+    throw ShapeError(describe() + ": start_dim comes after end_dim for an input of shape " + s.str());
   Shape out;
   for (int i = 0; i < a; ++i) out.push_back(s[i]);
   std::size_t merged = 1;

@@ -33,23 +33,23 @@ struct Size2 {
 // entry [(i·kw + j)·L + (oh·OW + ow)] is the flat padded position of kernel tap (i, j) of output
 // pixel (oh, ow), L = OH·OW. Made once per input shape and cached by the layer.
 struct WindowTable {
-  std::size_t H = 0, W = 0;      // unpadded input extents it was made for
-  std::size_t Hp = 0, Wp = 0;    // padded extents
-  std::size_t OH = 0, OW = 0;    // output extents
+  std::size_t H = 0, W = 0;        // unpadded input extents it was made for
+  std::size_t Hp = 0, Wp = 0;      // padded extents
+  std::size_t OH = 0, OW = 0;      // output extents
   std::vector<std::size_t> index;  // kh·kw·OH·OW entries
 };
 
 // Builds the table; throws ShapeError naming `layer` when the (padded) input is smaller than the
 // (dilated) kernel.
-WindowTable make_window_table(const std::string& layer, std::size_t H, std::size_t W, Size2 kernel, Size2 stride,
-                              Size2 padding, Size2 dilation);
+WindowTable make_window_table(const std::string& layer, std::size_t H, std::size_t W, Size2 kernel,
+                              Size2 stride, Size2 padding, Size2 dilation);
 
 // The option structs are taken by const reference: g++ 12.2 with AVX-512 (-march=native here)
 // miscompiles some small structs of constants passed by value on the stack (their fields arrive
 // shuffled: a default Conv2dOptions arrived with padding 1x0).
 struct Conv2dOptions {
   Size2 stride = 1;
-  Size2 padding = 0;   // zeros on every side
+  Size2 padding = 0;  // zeros on every side
   Size2 dilation = 1;
   bool bias = true;
   DType dtype = DType::f32;

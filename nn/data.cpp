@@ -1,7 +1,5 @@
 #include "nn/data.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -17,6 +15,8 @@
 #include <numeric>
 #include <sstream>
 
+#include <zlib.h>
+
 // Where the shipped data lives (nn/CMakeLists.txt defines both for this file): the source tree's
 // data/ and the installed copy. Empty when built some other way; data_dir() then needs the
 // environment variable.
@@ -31,7 +31,9 @@ namespace jetgrad::nn {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& path, const std::string& message) { throw Error(path + ": " + message); }
+[[noreturn]] void fail(const std::string& path, const std::string& message) {
+  throw Error(path + ": " + message);
+}
 
 std::string hex(std::uint32_t v, int digits) {
   char buf[16];
@@ -96,9 +98,9 @@ std::string gunzip(const std::string& path, const std::string& in) {
       continue;
     }
     if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_STREAM_ERROR) {
-      fail(path, std::string("corrupted gzip data: ") + (zs.msg != nullptr ? zs.msg : "invalid compressed data") +
-                     " (after " + std::to_string(consumed) + " of " + std::to_string(in.size()) +
-                     " compressed bytes)");
+      fail(path, std::string("corrupted gzip data: ") +
+                     (zs.msg != nullptr ? zs.msg : "invalid compressed data") + " (after " +
+                     std::to_string(consumed) + " of " + std::to_string(in.size()) + " compressed bytes)");
     }
     if (rc == Z_MEM_ERROR) fail(path, "out of memory while decompressing");
     // Z_OK or Z_BUF_ERROR: more output room, or more input wanted.
@@ -123,8 +125,9 @@ struct IdxType {
   const char* name;
   std::size_t size;
 };
-constexpr IdxType idx_types[] = {{0x08, "unsigned byte", 1}, {0x09, "signed byte", 1}, {0x0B, "16-bit integer", 2},
-                                 {0x0C, "32-bit integer", 4}, {0x0D, "float32", 4},    {0x0E, "float64", 8}};
+constexpr IdxType idx_types[] = {{0x08, "unsigned byte", 1},  {0x09, "signed byte", 1},
+                                 {0x0B, "16-bit integer", 2}, {0x0C, "32-bit integer", 4},
+                                 {0x0D, "float32", 4},        {0x0E, "float64", 8}};
 
 // A parsed IDX header over the decompressed bytes, with every size checked.
 struct Idx {
@@ -136,7 +139,8 @@ struct Idx {
 };
 
 std::uint32_t be32(const unsigned char* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         std::uint32_t{p[3]};
 }
 
 Idx parse_idx(const std::string& path, const std::string& bytes, bool compressed) {
@@ -152,7 +156,8 @@ Idx parse_idx(const std::string& path, const std::string& bytes, bool compressed
     fail(path, "not an IDX file: magic number " + hex(idx.magic, 8) +
                    ", expected 0x0000TTDD (two zero bytes, the type byte TT, the dimension count DD)");
   }
-  const IdxType* type = std::find_if(std::begin(idx_types), std::end(idx_types), [&](const IdxType& t) { return t.code == p[2]; });
+  const IdxType* type = std::find_if(std::begin(idx_types), std::end(idx_types),
+                                     [&](const IdxType& t) { return t.code == p[2]; });
   if (type == std::end(idx_types)) {
     fail(path, "unknown IDX element type byte " + hex(p[2], 2) + " in magic number " + hex(idx.magic, 8) +
                    " (expected 0x08, 0x09, 0x0B, 0x0C, 0x0D or 0x0E)");
@@ -165,8 +170,9 @@ Idx parse_idx(const std::string& path, const std::string& bytes, bool compressed
   }
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
   if (bytes.size() < header) {
-    fail(path, "truncated file: expected " + std::to_string(header) + " bytes for the header (magic number and " +
-                   std::to_string(rank) + " dimensions), found " + std::to_string(bytes.size()) + after);
+    fail(path, "truncated file: expected " + std::to_string(header) +
+                   " bytes for the header (magic number and " + std::to_string(rank) +
+                   " dimensions), found " + std::to_string(bytes.size()) + after);
   }
   // numel * element size, overflow-checked (a corrupt dimension must not wrap around).
   std::size_t numel = 1;
@@ -182,15 +188,17 @@ Idx parse_idx(const std::string& path, const std::string& bytes, bool compressed
   if (overflow) fail(path, "corrupted IDX header: impossible dimensions " + dims_text);
   idx.numel = numel;
   const std::size_t expected = header + numel * idx.type.size;
-  const std::string layout = " (a " + std::to_string(header) + "-byte header + " + dims_text + " elements of " +
-                             std::to_string(idx.type.size) + " byte" + (idx.type.size > 1 ? "s" : "") + ")";
+  const std::string layout = " (a " + std::to_string(header) + "-byte header + " + dims_text +
+                             " elements of " + std::to_string(idx.type.size) + " byte" +
+                             (idx.type.size > 1 ? "s" : "") + ")";
   if (bytes.size() < expected) {
     fail(path, "truncated file: expected " + std::to_string(expected) + " bytes" + layout + ", found " +
                    std::to_string(bytes.size()) + after);
   }
   if (bytes.size() > expected) {
     fail(path, std::to_string(bytes.size() - expected) + " unexpected bytes after the data: expected " +
-                   std::to_string(expected) + " bytes" + layout + ", found " + std::to_string(bytes.size()) + after);
+                   std::to_string(expected) + " bytes" + layout + ", found " + std::to_string(bytes.size()) +
+                   after);
   }
   idx.data = p + header;
   return idx;
@@ -213,19 +221,27 @@ void convert(const Idx& idx, Out* out) {
   const unsigned char* p = idx.data;
   const std::size_t n = idx.numel;
   switch (idx.type.code) {
-    case 0x08: for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(p[i]); break;
-    case 0x09: for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(static_cast<std::int8_t>(p[i])); break;
+    case 0x08:
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(p[i]);
+      break;
+    case 0x09:
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(static_cast<std::int8_t>(p[i]));
+      break;
     case 0x0B:
-      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(std::bit_cast<std::int16_t>(load_be<std::uint16_t>(p + 2 * i)));
+      for (std::size_t i = 0; i < n; ++i)
+        out[i] = static_cast<Out>(std::bit_cast<std::int16_t>(load_be<std::uint16_t>(p + 2 * i)));
       break;
     case 0x0C:
-      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(std::bit_cast<std::int32_t>(load_be<std::uint32_t>(p + 4 * i)));
+      for (std::size_t i = 0; i < n; ++i)
+        out[i] = static_cast<Out>(std::bit_cast<std::int32_t>(load_be<std::uint32_t>(p + 4 * i)));
       break;
     case 0x0D:
-      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(std::bit_cast<float>(load_be<std::uint32_t>(p + 4 * i)));
+      for (std::size_t i = 0; i < n; ++i)
+        out[i] = static_cast<Out>(std::bit_cast<float>(load_be<std::uint32_t>(p + 4 * i)));
       break;
     default:  // 0x0E
-      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(std::bit_cast<double>(load_be<std::uint64_t>(p + 8 * i)));
+      for (std::size_t i = 0; i < n; ++i)
+        out[i] = static_cast<Out>(std::bit_cast<double>(load_be<std::uint64_t>(p + 8 * i)));
       break;
   }
 }
@@ -247,7 +263,8 @@ Idx read_idx_expecting(const std::string& path, std::string& bytes, std::uint32_
       std::string hint;
       if (got == 0x00000803) hint = "; this looks like an IDX image file";
       if (got == 0x00000801) hint = "; this looks like an IDX label file";
-      fail(path, "wrong magic number " + hex(got, 8) + ", expected " + hex(magic, 8) + " (" + what + ")" + hint);
+      fail(path,
+           "wrong magic number " + hex(got, 8) + ", expected " + hex(magic, 8) + " (" + what + ")" + hint);
     }
   }
   return parse_idx(path, bytes, compressed);
@@ -285,19 +302,22 @@ Tensor read_idx(const std::string& path) {
 
 Tensor read_idx_images(const std::string& path) {
   std::string bytes;
-  const Idx idx = read_idx_expecting(path, bytes, 0x00000803, "an IDX image file: unsigned bytes, 3 dimensions");
+  const Idx idx =
+      read_idx_expecting(path, bytes, 0x00000803, "an IDX image file: unsigned bytes, 3 dimensions");
   return scale_bytes_to_unit(to_tensor(idx));
 }
 
 std::vector<std::size_t> read_idx_labels(const std::string& path, std::size_t num_classes) {
   std::string bytes;
-  const Idx idx = read_idx_expecting(path, bytes, 0x00000801, "an IDX label file: unsigned bytes, 1 dimension");
+  const Idx idx =
+      read_idx_expecting(path, bytes, 0x00000801, "an IDX label file: unsigned bytes, 1 dimension");
   std::vector<std::size_t> labels(idx.data, idx.data + idx.numel);
   if (num_classes > 0) {
     for (std::size_t i = 0; i < labels.size(); ++i) {
       if (labels[i] >= num_classes) {
-        fail(path, "label " + std::to_string(labels[i]) + " at index " + std::to_string(i) + " is out of range: expected 0 to " +
-                       std::to_string(num_classes - 1) + " (" + std::to_string(num_classes) + " classes)");
+        fail(path, "label " + std::to_string(labels[i]) + " at index " + std::to_string(i) +
+                       " is out of range: expected 0 to " + std::to_string(num_classes - 1) + " (" +
+                       std::to_string(num_classes) + " classes)");
       }
     }
   }
@@ -330,7 +350,8 @@ std::vector<std::string_view> split_cells(std::string_view line) {
   std::size_t start = 0;
   for (;;) {
     const std::size_t comma = line.find(',', start);
-    cells.push_back(trim(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start)));
+    cells.push_back(
+        trim(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start)));
     if (comma == std::string_view::npos) return cells;
     start = comma + 1;
   }
@@ -376,16 +397,18 @@ Dataset read_csv(const std::string& path, int label_column) {
       first = false;
       columns = cells.size();
       if (columns < 2) {
-        fail(path, where + "found " + std::to_string(columns) + " column; expected at least 2 (a label and an input)");
+        fail(path, where + "found " + std::to_string(columns) +
+                       " column; expected at least 2 (a label and an input)");
       }
       const long long lc = label_column < 0 ? static_cast<long long>(columns) + label_column : label_column;
       if (lc < 0 || lc >= static_cast<long long>(columns)) {
-        throw ValueError(path + ": label column " + std::to_string(label_column) + " is out of range: the file has " +
-                         std::to_string(columns) + " columns");
+        throw ValueError(path + ": label column " + std::to_string(label_column) +
+                         " is out of range: the file has " + std::to_string(columns) + " columns");
       }
       label_col = static_cast<std::size_t>(lc);
       double ignored;
-      if (std::any_of(cells.begin(), cells.end(), [&](std::string_view c) { return !parse_number(c, ignored); })) {
+      if (std::any_of(cells.begin(), cells.end(),
+                      [&](std::string_view c) { return !parse_number(c, ignored); })) {
         for (std::string_view c : cells) {
           if (c.size() >= 2 && c.front() == '"' && c.back() == '"') c = c.substr(1, c.size() - 2);
           header.emplace_back(c);
@@ -394,8 +417,8 @@ Dataset read_csv(const std::string& path, int label_column) {
       }
     }
     if (cells.size() != columns) {
-      fail(path, where + "found " + std::to_string(cells.size()) + " columns, expected " + std::to_string(columns) +
-                     " (as on the first line)");
+      fail(path, where + "found " + std::to_string(cells.size()) + " columns, expected " +
+                     std::to_string(columns) + " (as on the first line)");
     }
     for (std::size_t c = 0; c < columns; ++c) {
       double v = 0.0;
@@ -443,8 +466,9 @@ Dataset fashion_mnist(const std::string& dir, bool train) {
   data.labels = read_idx_labels(labels_path, data.num_classes);
   data.name = "fashion-mnist " + std::string(train ? "train" : "test") + " (" + dir + ")";
   if (data.inputs.shape()[0] != data.labels.size()) {
-    fail(images_path, "holds " + std::to_string(data.inputs.shape()[0]) + " images but " + labels_path + " holds " +
-                          std::to_string(data.labels.size()) + " labels; expected the same count");
+    fail(images_path, "holds " + std::to_string(data.inputs.shape()[0]) + " images but " + labels_path +
+                          " holds " + std::to_string(data.labels.size()) +
+                          " labels; expected the same count");
   }
   return data;
 }
@@ -459,19 +483,21 @@ bool holds_subset(const std::string& dir) {
 std::string data_dir() {
   if (const char* env = std::getenv("JETGRAD_DATA_DIR"); env != nullptr && *env != '\0') {
     if (!holds_subset(env)) {
-      throw Error(std::string(env) + ": the environment variable JETGRAD_DATA_DIR names this directory, but it holds no " +
-                  subset_name + "/train-images-idx3-ubyte.gz (point it at the directory that contains " + subset_name +
-                  "/, such as the source tree's data/)");
+      throw Error(std::string(env) +
+                  ": the environment variable JETGRAD_DATA_DIR names this directory, but it holds no " +
+                  subset_name + "/train-images-idx3-ubyte.gz (point it at the directory that contains " +
+                  subset_name + "/, such as the source tree's data/)");
     }
     return env;
   }
   for (const char* dir : {JETGRAD_DATA_DIR, JETGRAD_INSTALL_DATA_DIR}) {
     if (holds_subset(dir)) return dir;
   }
-  throw Error(std::string("jetgrad's data directory was not found: looked for ") + subset_name + "/ in '" +
-              JETGRAD_DATA_DIR + "' (the source tree) and '" + JETGRAD_INSTALL_DATA_DIR +
-              "' (the installed copy); set the environment variable JETGRAD_DATA_DIR to the directory holding " +
-              subset_name + "/");
+  throw Error(
+      std::string("jetgrad's data directory was not found: looked for ") + subset_name + "/ in '" +
+      JETGRAD_DATA_DIR + "' (the source tree) and '" + JETGRAD_INSTALL_DATA_DIR +
+      "' (the installed copy); set the environment variable JETGRAD_DATA_DIR to the directory holding " +
+      subset_name + "/");
 }
 
 Dataset embedded_dataset(bool train) {
@@ -482,7 +508,8 @@ Dataset embedded_dataset(bool train) {
 
 // ---- loader -------------------------------------------------------------------------------------------
 
-DataLoader::DataLoader(const Dataset& data, std::size_t batch_size, bool shuffle, Generator& gen, bool drop_last)
+DataLoader::DataLoader(const Dataset& data, std::size_t batch_size, bool shuffle, Generator& gen,
+                       bool drop_last)
     : data_(&data), batch_size_(batch_size), shuffle_(shuffle), gen_(&gen), drop_last_(drop_last) {
   data.check();
   if (batch_size == 0) throw ValueError("DataLoader: batch_size must be positive, got 0");
@@ -516,7 +543,8 @@ DataLoader::iterator DataLoader::begin() {
 
 DataLoader::iterator DataLoader::end() const { return iterator(this, stop()); }
 
-DataLoader::iterator::iterator(const DataLoader* loader, std::size_t position) : loader_(loader), position_(position) {
+DataLoader::iterator::iterator(const DataLoader* loader, std::size_t position)
+    : loader_(loader), position_(position) {
   load();
 }
 

@@ -84,8 +84,8 @@ Dataset embedded_dataset(bool train = true);
 // ---- loader -----------------------------------------------------------------------------------------
 
 struct Batch {
-  Tensor x;                        // (B, ...) rows of the data set's inputs, same dtype
-  std::vector<std::size_t> y;      // their labels
+  Tensor x;                    // (B, ...) rows of the data set's inputs, same dtype
+  std::vector<std::size_t> y;  // their labels
 };
 
 // Batches over a data set. Each pass (each call of begin(), i.e. each range-for) is one epoch;
@@ -95,7 +95,8 @@ struct Batch {
 // The data set and the generator are referenced, not copied: both must outlive the loader.
 class DataLoader {
  public:
-  DataLoader(const Dataset& data, std::size_t batch_size, bool shuffle, Generator& gen, bool drop_last = false);
+  DataLoader(const Dataset& data, std::size_t batch_size, bool shuffle, Generator& gen,
+             bool drop_last = false);
 
   class iterator {
    public:
@@ -119,9 +120,9 @@ class DataLoader {
   iterator begin();
   iterator end() const;
 
-  std::size_t num_batches() const;                              // per epoch
+  std::size_t num_batches() const;  // per epoch
   std::size_t batch_size() const { return batch_size_; }
-  std::size_t epoch() const { return epoch_; }                  // epochs started so far
+  std::size_t epoch() const { return epoch_; }                      // epochs started so far
   const std::vector<std::size_t>& order() const { return order_; }  // the current epoch's order
 
  private:

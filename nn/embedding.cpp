@@ -17,8 +17,8 @@ Embedding::Embedding(std::size_t num_embeddings, std::size_t dim, Generator& gen
 Var Embedding::lookup(std::span<const std::size_t> indices, Tape& tape) {
   for (std::size_t i = 0; i < indices.size(); ++i) {
     if (indices[i] >= num_) {
-      throw ValueError(describe() + ": index " + std::to_string(indices[i]) + " at position " + std::to_string(i) +
-                       " is out of range [0, " + std::to_string(num_) + ")");
+      throw ValueError(describe() + ": index " + std::to_string(indices[i]) + " at position " +
+                       std::to_string(i) + " is out of range [0, " + std::to_string(num_) + ")");
     }
   }
   return gather(weight_->var(tape), indices, 0);

@@ -30,7 +30,8 @@ class Restore {
 
 ModuleGradcheckReport gradcheck(Module& module, const std::function<Var(Module&, Tape&)>& loss_fn,
                                 const GradcheckOptions& options) {
-  if (!(options.step > 0.0)) throw ValueError("nn::gradcheck: step must be positive, got " + std::to_string(options.step));
+  if (!(options.step > 0.0))
+    throw ValueError("nn::gradcheck: step must be positive, got " + std::to_string(options.step));
   std::vector<Parameter*> params;
   ModuleGradcheckReport report;
   for (auto& [name, p] : module.named_parameters()) {
@@ -90,7 +91,8 @@ ModuleGradcheckReport gradcheck(Module& module, const std::function<Var(Module&,
       const bool ok = e.abs_error <= options.atol + options.rtol * std::abs(e.numeric);
       if (!ok || std::isnan(e.reverse) || std::isnan(e.numeric)) report.passed = false;
       report.max_abs_error = std::max(report.max_abs_error, e.abs_error);
-      if (std::abs(e.numeric) > options.atol) report.max_rel_error = std::max(report.max_rel_error, e.rel_error);
+      if (std::abs(e.numeric) > options.atol)
+        report.max_rel_error = std::max(report.max_rel_error, e.rel_error);
       entries.push_back(e);
       ++report.checked;
     }
@@ -110,9 +112,10 @@ std::string ModuleGradcheckReport::str() const {
   if (!worst.empty()) {
     os << "  worst entries:\n  parameter             index        reverse        numeric      abs error\n";
     for (const GradcheckEntry& e : worst) {
-      os << "  " << std::left << std::setw(20) << (e.input < names.size() ? names[e.input] : "?") << std::right
-         << "  " << std::setw(5) << e.index << "  " << std::setw(13) << std::setprecision(6) << e.reverse << "  "
-         << std::setw(13) << e.numeric << "  " << std::setw(13) << std::setprecision(3) << e.abs_error << "\n";
+      os << "  " << std::left << std::setw(20) << (e.input < names.size() ? names[e.input] : "?")
+         << std::right << "  " << std::setw(5) << e.index << "  " << std::setw(13) << std::setprecision(6)
+         << e.reverse << "  " << std::setw(13) << e.numeric << "  " << std::setw(13) << std::setprecision(3)
+         << e.abs_error << "\n";
     }
   }
   return os.str();

@@ -12,18 +12,24 @@ namespace jetgrad::nn {
 double calculate_gain(Nonlinearity nonlinearity, double negative_slope) {
   switch (nonlinearity) {
     case Nonlinearity::linear:
-    case Nonlinearity::sigmoid: return 1.0;
-    case Nonlinearity::tanh: return 5.0 / 3.0;
-    case Nonlinearity::relu: return std::sqrt(2.0);
-    case Nonlinearity::leaky_relu: return std::sqrt(2.0 / (1.0 + negative_slope * negative_slope));
-    case Nonlinearity::selu: return 0.75;
+    case Nonlinearity::sigmoid:
+      return 1.0;
+    case Nonlinearity::tanh:
+      return 5.0 / 3.0;
+    case Nonlinearity::relu:
+      return std::sqrt(2.0);
+    case Nonlinearity::leaky_relu:
+      return std::sqrt(2.0 / (1.0 + negative_slope * negative_slope));
+    case Nonlinearity::selu:
+      return 0.75;
   }
   return 1.0;
 }
 
 std::pair<std::size_t, std::size_t> fans(const Shape& shape) {
   if (shape.rank() < 2) {
-    throw ShapeError("init: fan_in and fan_out need a weight of rank >= 2 (out, in, ...), got shape " + shape.str());
+    throw ShapeError("init: fan_in and fan_out need a weight of rank >= 2 (out, in, ...), got shape " +
+                     shape.str());
   }
   std::size_t receptive = 1;
   for (int i = 2; i < shape.rank(); ++i) receptive *= shape[i];
@@ -70,7 +76,7 @@ Tensor orthogonal(const Shape& shape, Generator& gen, double gain, DType dtype) 
   // Work on the tall orientation n × k (n >= k) and orthonormalize its k columns.
   const bool flip = rows < cols;
   const std::size_t n = flip ? cols : rows, k = flip ? rows : cols;
-  std::vector<double> a(n * k);  // column-major: column j at a[j*n .. j*n + n)
+  std::vector<double> a(n * k);        // column-major: column j at a[j*n .. j*n + n)
   for (std::size_t i = 0; i < n; ++i)  // draw in the row-major order of the n × k matrix
     for (std::size_t j = 0; j < k; ++j) a[j * n + i] = gen.normal();
   for (std::size_t j = 0; j < k; ++j) {
@@ -86,7 +92,8 @@ Tensor orthogonal(const Shape& shape, Generator& gen, double gain, DType dtype) 
     double norm = 0.0;
     for (std::size_t i = 0; i < n; ++i) norm += qj[i] * qj[i];
     norm = std::sqrt(norm);
-    if (!(norm > 0.0)) throw Error("orthogonal: a Gaussian draw was rank-deficient (norm " + std::to_string(norm) + ")");
+    if (!(norm > 0.0))
+      throw Error("orthogonal: a Gaussian draw was rank-deficient (norm " + std::to_string(norm) + ")");
     for (std::size_t i = 0; i < n; ++i) qj[i] /= norm;  // R_jj = norm > 0: the sign convention of Haar Q
   }
   Tensor out(DType::f64, shape);
@@ -97,12 +104,14 @@ Tensor orthogonal(const Shape& shape, Generator& gen, double gain, DType dtype) 
 }
 
 Tensor zero_init(const Shape& shape, DType dtype, ZerOScale scale) {
-  if (shape.rank() < 2) throw ShapeError("zero_init: expected a weight of shape (out, in, ...), got " + shape.str());
+  if (shape.rank() < 2)
+    throw ShapeError("zero_init: expected a weight of shape (out, in, ...), got " + shape.str());
   const std::size_t P = shape[0], Q = shape[1];
   std::size_t taps = 1, centre = 0;  // convolution kernels: the centre tap of the spatial block
   for (int i = 2; i < shape.rank(); ++i) {
     if (shape[i] % 2 == 0) {
-      throw ShapeError("zero_init: convolution kernels need odd spatial extents (Algorithm 2), got shape " + shape.str());
+      throw ShapeError("zero_init: convolution kernels need odd spatial extents (Algorithm 2), got shape " +
+                       shape.str());
     }
     centre = centre * shape[i] + shape[i] / 2;
     taps *= shape[i];

@@ -7,7 +7,9 @@
 namespace jetgrad::nn {
 
 Tape& layer_tape(const Var& x, DType dtype, const std::string& layer) {
-  if (!x.attached()) throw TapeError(layer + ": the input is not attached to a tape (make it with Tape::constant or Tape::variable)");
+  if (!x.attached())
+    throw TapeError(layer +
+                    ": the input is not attached to a tape (make it with Tape::constant or Tape::variable)");
   if (x.dtype() != dtype) {
     throw DTypeError(layer + ": the input is " + dtype_name(x.dtype()) + ", the layer's parameters are " +
                      dtype_name(dtype));
@@ -22,7 +24,8 @@ Linear::Linear(std::size_t in_features, std::size_t out_features, Generator& gen
                      ", out_features = " + std::to_string(out_features));
   }
   // PyTorch: kaiming_uniform_(W, a = √5)  =>  bound = √(2/(1+5)) · √(3/fan_in) = 1/√fan_in.
-  weight_ = &register_parameter("weight", kaiming_uniform(Shape{out_, in_}, gen, std::sqrt(1.0 / 3.0), FanMode::fan_in, dtype));
+  weight_ = &register_parameter(
+      "weight", kaiming_uniform(Shape{out_, in_}, gen, std::sqrt(1.0 / 3.0), FanMode::fan_in, dtype));
   if (bias) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(in_));
     bias_ = &register_parameter("bias", uniform(Shape{out_}, -bound, bound, gen, dtype));

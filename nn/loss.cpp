@@ -31,8 +31,9 @@ Tensor one_hot(std::span<const std::size_t> labels, std::size_t num_classes, DTy
   Tensor mask(dtype, Shape{labels.size(), num_classes});
   for (std::size_t n = 0; n < labels.size(); ++n) {
     if (labels[n] >= num_classes) {
-      throw ValueError(std::string(what) + ": label " + std::to_string(labels[n]) + " of row " + std::to_string(n) +
-                       " is out of range for " + std::to_string(num_classes) + " classes");
+      throw ValueError(std::string(what) + ": label " + std::to_string(labels[n]) + " of row " +
+                       std::to_string(n) + " is out of range for " + std::to_string(num_classes) +
+                       " classes");
     }
     mask.set(n * num_classes + labels[n], 1.0);
   }

@@ -20,8 +20,9 @@ Var Parameter::var(Tape& tape) {
 
 void Parameter::bind(const Var& v) {
   if (!(v.shape() == value.shape()) || v.dtype() != value.dtype()) {
-    throw ShapeError("parameter '" + name_ + "': cannot bind a variable of " + dtype_name(v.dtype()) + v.shape().str() +
-                     " to a parameter of " + dtype_name(value.dtype()) + value.shape().str());
+    throw ShapeError("parameter '" + name_ + "': cannot bind a variable of " + dtype_name(v.dtype()) +
+                     v.shape().str() + " to a parameter of " + dtype_name(value.dtype()) +
+                     value.shape().str());
   }
   tape_id_ = v.tape()->id();
   generation_ = v.tape()->generation();
@@ -116,7 +117,8 @@ void Module::load_state(const NamedTensors& state, const std::string& source) {
       }
     }
     throw Error(source + ": holds " + std::to_string(state.size()) + " tensors, the model has " +
-                std::to_string(targets.size()) + " parameters and buffers" + detail + " (a checkpoint of another model?)");
+                std::to_string(targets.size()) + " parameters and buffers" + detail +
+                " (a checkpoint of another model?)");
   }
   // Validate everything before changing anything.
   std::vector<const Tensor*> sources(targets.size(), nullptr);
@@ -124,10 +126,12 @@ void Module::load_state(const NamedTensors& state, const std::string& source) {
     const auto& [name, target] = targets[i];
     for (const auto& [sname, t] : state)
       if (sname == name) sources[i] = &t;
-    if (sources[i] == nullptr) throw Error(source + ": has no entry '" + name + "' (a checkpoint of another model?)");
+    if (sources[i] == nullptr)
+      throw Error(source + ": has no entry '" + name + "' (a checkpoint of another model?)");
     if (!(sources[i]->shape() == target->shape()) || sources[i]->dtype() != target->dtype()) {
-      throw Error(source + ": entry '" + name + "' is " + dtype_name(sources[i]->dtype()) + sources[i]->shape().str() +
-                  ", the model expects " + dtype_name(target->dtype()) + target->shape().str());
+      throw Error(source + ": entry '" + name + "' is " + dtype_name(sources[i]->dtype()) +
+                  sources[i]->shape().str() + ", the model expects " + dtype_name(target->dtype()) +
+                  target->shape().str());
     }
   }
   for (std::size_t i = 0; i < targets.size(); ++i) targets[i].second->copy_from(*sources[i]);

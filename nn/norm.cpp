@@ -23,9 +23,11 @@ void check_dtype(const std::string& layer, const Var& x, const Parameter* p) {
 
 // ---- LayerNorm ---------------------------------------------------------------------------------
 
-LayerNorm::LayerNorm(const Shape& normalized_shape, const LayerNormOptions& options) : shape_(normalized_shape), opt_(options) {
+LayerNorm::LayerNorm(const Shape& normalized_shape, const LayerNormOptions& options)
+    : shape_(normalized_shape), opt_(options) {
   if (shape_.rank() == 0 || shape_.numel() == 0) {
-    throw ValueError("LayerNorm: normalized_shape must have at least one axis and one element, got " + shape_.str());
+    throw ValueError("LayerNorm: normalized_shape must have at least one axis and one element, got " +
+                     shape_.str());
   }
   if (opt_.elementwise_affine) {
     weight_ = &register_parameter("weight", Tensor::ones(shape_, opt_.dtype));
@@ -80,7 +82,8 @@ BatchNormBase::BatchNormBase(std::string kind, std::size_t num_features, const B
 }
 
 std::string BatchNormBase::describe() const {
-  std::string s = kind_ + "(" + std::to_string(channels_) + ", eps=" + num(opt_.eps) + ", momentum=" + num(opt_.momentum);
+  std::string s =
+      kind_ + "(" + std::to_string(channels_) + ", eps=" + num(opt_.eps) + ", momentum=" + num(opt_.momentum);
   if (!opt_.affine) s += ", affine=false";
   if (!opt_.track_running_stats) s += ", track_running_stats=false";
   return s + ")";
@@ -91,8 +94,8 @@ Var BatchNormBase::forward(const Var& x) {
   const Shape& s = x.shape();
   const Shape ncr = as_ncr(s);
   if ((weight_ != nullptr || running_mean_ != nullptr) && x.dtype() != opt_.dtype) {
-    throw DTypeError(describe() + ": the input is " + dtype_name(x.dtype()) + ", the layer's parameters and buffers are " +
-                     dtype_name(opt_.dtype));
+    throw DTypeError(describe() + ": the input is " + dtype_name(x.dtype()) +
+                     ", the layer's parameters and buffers are " + dtype_name(opt_.dtype));
   }
   const std::size_t C = channels_, n = ncr[0] * ncr[2];  // elements per channel
   const Shape per_channel{1, C, 1};
@@ -100,8 +103,8 @@ Var BatchNormBase::forward(const Var& x) {
   Var y;
   if (training() || running_mean_ == nullptr) {
     if (n < 2) {
-      throw ValueError(describe() + ": training needs more than one value per channel, got an input of shape " +
-                       s.str());
+      throw ValueError(describe() +
+                       ": training needs more than one value per channel, got an input of shape " + s.str());
     }
     // Every (n, r) group has the same size, so the mean of the per-row means is the batch mean.
     Var mu = mean(mean(x3, 2, true), 0, true);
@@ -112,7 +115,8 @@ Var BatchNormBase::forward(const Var& x) {
       // From the values, not on the tape: the buffers are state, not part of the function.
       const double m = opt_.momentum;
       const Tensor batch_mean = reshape(mu.value(), Shape{C});
-      const Tensor unbiased = reshape(var.value(), Shape{C}) * (static_cast<double>(n) / static_cast<double>(n - 1));
+      const Tensor unbiased =
+          reshape(var.value(), Shape{C}) * (static_cast<double>(n) / static_cast<double>(n - 1));
       *running_mean_ = *running_mean_ * (1.0 - m) + batch_mean * m;
       *running_var_ = *running_var_ * (1.0 - m) + unbiased * m;
     }
@@ -133,8 +137,8 @@ BatchNorm1d::BatchNorm1d(std::size_t num_features, const BatchNormOptions& optio
 
 Shape BatchNorm1d::as_ncr(const Shape& s) const {
   if ((s.rank() != 2 && s.rank() != 3) || s[1] != channels_) {
-    throw ShapeError(describe() + ": expects an input of shape (N, " + std::to_string(channels_) + ") or (N, " +
-                     std::to_string(channels_) + ", L), got " + s.str());
+    throw ShapeError(describe() + ": expects an input of shape (N, " + std::to_string(channels_) +
+                     ") or (N, " + std::to_string(channels_) + ", L), got " + s.str());
   }
   return Shape{s[0], s[1], s.rank() == 3 ? s[2] : 1};
 }
@@ -144,8 +148,8 @@ BatchNorm2d::BatchNorm2d(std::size_t num_features, const BatchNormOptions& optio
 
 Shape BatchNorm2d::as_ncr(const Shape& s) const {
   if (s.rank() != 4 || s[1] != channels_) {
-    throw ShapeError(describe() + ": expects an input of shape (N, " + std::to_string(channels_) + ", H, W), got " +
-                     s.str());
+    throw ShapeError(describe() + ": expects an input of shape (N, " + std::to_string(channels_) +
+                     ", H, W), got " + s.str());
   }
   return Shape{s[0], s[1], s[2] * s[3]};
 }

@@ -1,7 +1,5 @@
 #include "nn/serialize.hpp"
 
-#include <zlib.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -9,6 +7,7 @@
 #include <sstream>
 
 #include <unistd.h>
+#include <zlib.h>
 
 namespace jetgrad::nn {
 
@@ -119,7 +118,8 @@ NamedTensors load_tensors(const std::string& path) {
   Reader r(path, bytes);
   const std::string m = r.get_bytes(sizeof(magic), "the magic number");
   if (std::memcmp(m.data(), magic, sizeof(magic)) != 0) {
-    throw Error(path + ": not a jetgrad tensor file (expected the magic bytes \"JETGRAD\\x01\" at the start)");
+    throw Error(path +
+                ": not a jetgrad tensor file (expected the magic bytes \"JETGRAD\\x01\" at the start)");
   }
   if (bytes.size() < sizeof(magic) + 4) r.get_bytes(bytes.size(), "the checksum");  // reports truncation
   const std::uint32_t stored_crc = [&] {
@@ -131,17 +131,24 @@ NamedTensors load_tensors(const std::string& path) {
   NamedTensors out;
   for (std::uint64_t e = 0; e < count; ++e) {
     const auto name_len = r.get<std::uint32_t>("an entry name's length");
-    if (name_len > (1u << 20)) r.fail("corrupted file: entry " + std::to_string(e) + " claims a name of " + std::to_string(name_len) + " bytes");
+    if (name_len > (1u << 20))
+      r.fail("corrupted file: entry " + std::to_string(e) + " claims a name of " + std::to_string(name_len) +
+             " bytes");
     std::string name = r.get_bytes(name_len, "an entry name");
     const auto dtype_code = r.get<std::uint8_t>("a dtype");
-    if (dtype_code > 1) r.fail("corrupted file: entry '" + name + "' has dtype code " + std::to_string(dtype_code) + ", expected 0 or 1");
+    if (dtype_code > 1)
+      r.fail("corrupted file: entry '" + name + "' has dtype code " + std::to_string(dtype_code) +
+             ", expected 0 or 1");
     const auto rank = r.get<std::uint8_t>("a rank");
-    if (rank > Shape::max_rank) r.fail("corrupted file: entry '" + name + "' has rank " + std::to_string(rank) + ", at most " + std::to_string(Shape::max_rank) + " allowed");
+    if (rank > Shape::max_rank)
+      r.fail("corrupted file: entry '" + name + "' has rank " + std::to_string(rank) + ", at most " +
+             std::to_string(Shape::max_rank) + " allowed");
     Shape shape;
     std::size_t numel = 1;
     for (int i = 0; i < rank; ++i) {
       const auto d = r.get<std::uint64_t>("a dimension");
-      if (d > (std::uint64_t{1} << 40) || (d != 0 && numel > (std::uint64_t{1} << 40) / d)) r.fail("corrupted file: entry '" + name + "' has an impossible dimension " + std::to_string(d));
+      if (d > (std::uint64_t{1} << 40) || (d != 0 && numel > (std::uint64_t{1} << 40) / d))
+        r.fail("corrupted file: entry '" + name + "' has an impossible dimension " + std::to_string(d));
       shape.push_back(d);
       numel *= d;
     }
@@ -154,10 +161,12 @@ NamedTensors load_tensors(const std::string& path) {
   const std::size_t body_end = r.pos();
   r.get<std::uint32_t>("the checksum");
   if (r.pos() != bytes.size()) {
-    throw Error(path + ": corrupted file: " + std::to_string(bytes.size() - r.pos()) + " unexpected bytes after the checksum");
+    throw Error(path + ": corrupted file: " + std::to_string(bytes.size() - r.pos()) +
+                " unexpected bytes after the checksum");
   }
   const std::uint32_t crc = crc_of(bytes.data() + sizeof(magic), body_end - sizeof(magic));
-  if (crc != stored_crc) throw Error(path + ": corrupted file: checksum mismatch (the contents were changed or damaged)");
+  if (crc != stored_crc)
+    throw Error(path + ": corrupted file: checksum mismatch (the contents were changed or damaged)");
   return out;
 }
 

@@ -42,14 +42,18 @@ struct LanczosRun {
 };
 
 // The normalized start of a Lanczos run: the caller's vector, or a Rademacher draw.
-ParamVector lanczos_start(const ParamVector& given, const ParamVector& like, Generator& gen, const char* what) {
+ParamVector lanczos_start(const ParamVector& given, const ParamVector& like, Generator& gen,
+                          const char* what) {
   if (given.empty()) return unit(random_like(like, gen, true));
-  if (given.size() != like.size()) throw ShapeError(std::string(what) + ": the start vector has the wrong number of tensors");
+  if (given.size() != like.size())
+    throw ShapeError(std::string(what) + ": the start vector has the wrong number of tensors");
   for (std::size_t i = 0; i < given.size(); ++i)
-    if (!(given[i].shape() == like[i].shape())) throw ShapeError(std::string(what) + ": the start vector has the wrong shapes");
+    if (!(given[i].shape() == like[i].shape()))
+      throw ShapeError(std::string(what) + ": the start vector has the wrong shapes");
   ParamVector v = as_f64(given);
   const double n = norm(v);
-  if (!(n > 0.0) || !std::isfinite(n)) throw ValueError(std::string(what) + ": the start vector must be nonzero and finite");
+  if (!(n > 0.0) || !std::isfinite(n))
+    throw ValueError(std::string(what) + ": the start vector must be nonzero and finite");
   return scaled(v, 1.0 / n);
 }
 
@@ -58,7 +62,8 @@ ParamVector lanczos_start(const ParamVector& given, const ParamVector& like, Gen
 // run when `restart` is null — the tridiagonal is then exact for v0, all SLQ needs — or else
 // continues from a random unit vector orthogonal to the basis with β = 0 (T block-diagonal), so
 // that eigenvalues outside v0's Krylov space (repeated ones) are found too.
-LanczosRun lanczos(const HvpFn& hvp, ParamVector v0, std::size_t m, Generator* restart, const ParamVector& like) {
+LanczosRun lanczos(const HvpFn& hvp, ParamVector v0, std::size_t m, Generator* restart,
+                   const ParamVector& like) {
   LanczosRun run;
   run.basis.push_back(std::move(v0));
   double scale = 0.0;  // the largest ‖H v_j‖: what "small" means for this operator
@@ -98,10 +103,11 @@ void tridiagonal_eigen(const LanczosRun& run, std::vector<double>& values, std::
 
 }  // namespace
 
-void symmetric_eigen(std::vector<double> a, std::size_t n, std::vector<double>& values, std::vector<double>& vectors) {
+void symmetric_eigen(std::vector<double> a, std::size_t n, std::vector<double>& values,
+                     std::vector<double>& vectors) {
   if (a.size() != n * n) {
-    throw ShapeError("symmetric_eigen: expected " + std::to_string(n * n) + " elements for n = " + std::to_string(n) +
-                     ", got " + std::to_string(a.size()));
+    throw ShapeError("symmetric_eigen: expected " + std::to_string(n * n) +
+                     " elements for n = " + std::to_string(n) + ", got " + std::to_string(a.size()));
   }
   for (double x : a)
     if (!std::isfinite(x)) throw ValueError("symmetric_eigen: the matrix has a non-finite element");
@@ -124,8 +130,9 @@ void symmetric_eigen(std::vector<double> a, std::size_t n, std::vector<double>& 
         // The rotation that zeroes a_pq: tan(2φ) = 2 a_pq / (a_qq − a_pp), smaller root for stability.
         const double theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
         // For huge |θ| (θ² would overflow) t ≈ 1/(2θ).
-        const double t = std::abs(theta) > 1e150 ? 0.5 / theta
-                                                 : (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1.0));
+        const double t = std::abs(theta) > 1e150
+                             ? 0.5 / theta
+                             : (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1.0));
         const double c = 1.0 / std::sqrt(t * t + 1.0), s = t * c;
         for (std::size_t k = 0; k < n; ++k) {  // A ← Jᵀ A J
           const double akp = a[k * n + p], akq = a[k * n + q];
@@ -137,7 +144,7 @@ void symmetric_eigen(std::vector<double> a, std::size_t n, std::vector<double>& 
           a[p * n + k] = c * apk - s * aqk;
           a[q * n + k] = s * apk + c * aqk;
         }
-        a[p * n + q] = a[q * n + p] = 0.0;  // zero by construction: keep rounding out of `off`
+        a[p * n + q] = a[q * n + p] = 0.0;     // zero by construction: keep rounding out of `off`
         for (std::size_t k = 0; k < n; ++k) {  // V ← V J
           const double vkp = vectors[k * n + p], vkq = vectors[k * n + q];
           vectors[k * n + p] = c * vkp - s * vkq;
@@ -149,7 +156,8 @@ void symmetric_eigen(std::vector<double> a, std::size_t n, std::vector<double>& 
   // Sort ascending, permuting the eigenvector columns along.
   std::vector<std::size_t> order(n);
   for (std::size_t i = 0; i < n; ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](std::size_t i, std::size_t j) { return a[i * n + i] < a[j * n + j]; });
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t i, std::size_t j) { return a[i * n + i] < a[j * n + j]; });
   values.resize(n);
   std::vector<double> sorted(n * n);
   for (std::size_t c = 0; c < n; ++c) {
@@ -165,8 +173,8 @@ HvpFn hvp_of(Objective& objective) {
 
 HvpFn hvp_of(std::vector<Objective>& batches, const std::vector<double>& batch_sizes) {
   if (batches.empty() || batches.size() != batch_sizes.size()) {
-    throw ValueError("hvp_of: expected one batch size per batch, got " + std::to_string(batches.size()) + " batches and " +
-                     std::to_string(batch_sizes.size()) + " sizes");
+    throw ValueError("hvp_of: expected one batch size per batch, got " + std::to_string(batches.size()) +
+                     " batches and " + std::to_string(batch_sizes.size()) + " sizes");
   }
   double total = 0.0;
   for (double s : batch_sizes) {
@@ -188,7 +196,8 @@ GradientNorms gradient_norms(std::vector<Objective>& batches, const std::vector<
   }
   double total = 0.0;
   for (double s : batch_sizes) {
-    if (!(s > 0.0)) throw ValueError("gradient_norms: batch sizes must be positive, got " + std::to_string(s));
+    if (!(s > 0.0))
+      throw ValueError("gradient_norms: batch sizes must be positive, got " + std::to_string(s));
     total += s;
   }
   GradientNorms out;
@@ -222,7 +231,8 @@ std::vector<EigenPair> power_iteration(const HvpFn& hvp, const ParamVector& like
       const ParamVector w = as_f64(hvp(v));
       const double next = dot(v, w);
       v = scaled(w, 1.0 / (norm(w) + 1e-6));
-      const bool converged = have_previous && std::abs(next - lambda) / (std::abs(lambda) + 1e-6) < options.tolerance;
+      const bool converged =
+          have_previous && std::abs(next - lambda) / (std::abs(lambda) + 1e-6) < options.tolerance;
       lambda = next;
       have_previous = true;
       if (converged) break;
@@ -238,9 +248,11 @@ std::vector<EigenPair> top_eigenvalues(const HvpFn& hvp, const ParamVector& like
                                        const LanczosOptions& options) {
   const std::size_t m = std::min(options.steps, numel(like));
   if (options.k == 0 || options.k > m) {
-    throw ValueError("top_eigenvalues: k must be in [1, steps] = [1, " + std::to_string(m) + "], got " + std::to_string(options.k));
+    throw ValueError("top_eigenvalues: k must be in [1, steps] = [1, " + std::to_string(m) + "], got " +
+                     std::to_string(options.k));
   }
-  const LanczosRun run = lanczos(hvp, lanczos_start(options.start, like, gen, "top_eigenvalues"), m, &gen, like);
+  const LanczosRun run =
+      lanczos(hvp, lanczos_start(options.start, like, gen, "top_eigenvalues"), m, &gen, like);
   std::vector<double> values, vectors;
   tridiagonal_eigen(run, values, vectors);
   const std::size_t n = values.size();
@@ -254,8 +266,10 @@ std::vector<EigenPair> top_eigenvalues(const HvpFn& hvp, const ParamVector& like
   return out;
 }
 
-Estimate hutchinson_trace(const HvpFn& hvp, const ParamVector& like, Generator& gen, const TraceOptions& options) {
-  if (options.samples < 2) throw ValueError("hutchinson_trace: needs at least 2 samples, got " + std::to_string(options.samples));
+Estimate hutchinson_trace(const HvpFn& hvp, const ParamVector& like, Generator& gen,
+                          const TraceOptions& options) {
+  if (options.samples < 2)
+    throw ValueError("hutchinson_trace: needs at least 2 samples, got " + std::to_string(options.samples));
   // Welford's running mean and sum of squared deviations: Σs² − n·mean² cancels catastrophically
   // when the spread is small against the mean (a diagonal H has zero spread).
   double mean = 0.0, m2 = 0.0;
@@ -275,7 +289,8 @@ Estimate hutchinson_trace(const HvpFn& hvp, const ParamVector& like, Generator& 
 }
 
 double hutchpp_trace(const HvpFn& hvp, const ParamVector& like, Generator& gen, const TraceOptions& options) {
-  if (options.samples < 3) throw ValueError("hutchpp_trace: needs at least 3 samples, got " + std::to_string(options.samples));
+  if (options.samples < 3)
+    throw ValueError("hutchpp_trace: needs at least 3 samples, got " + std::to_string(options.samples));
   const std::size_t third = options.samples / 3;
   // Sketch: Q = orthonormal basis of H S for Rademacher S. A column whose residual is negligible
   // relative to ‖H s‖ adds nothing (H S has lower rank): dropped, saving its HVP below.
@@ -298,16 +313,20 @@ double hutchpp_trace(const HvpFn& hvp, const ParamVector& like, Generator& gen, 
   return top + rest / static_cast<double>(third);
 }
 
-SpectralDensity spectral_density(const HvpFn& hvp, const ParamVector& like, Generator& gen, const DensityOptions& options) {
-  if (options.runs == 0 || options.steps == 0 || options.grid_points < 20 || !(options.sigma_squared_scale > 0.0)) {
-    throw ValueError("spectral_density: runs and steps must be >= 1, grid_points >= 20 and sigma_squared_scale > 0");
+SpectralDensity spectral_density(const HvpFn& hvp, const ParamVector& like, Generator& gen,
+                                 const DensityOptions& options) {
+  if (options.runs == 0 || options.steps == 0 || options.grid_points < 20 ||
+      !(options.sigma_squared_scale > 0.0)) {
+    throw ValueError(
+        "spectral_density: runs and steps must be >= 1, grid_points >= 20 and sigma_squared_scale > 0");
   }
   SpectralDensity out;
   const std::size_t m = std::min(options.steps, numel(like));
   double low = std::numeric_limits<double>::infinity(), high = -low;
   for (std::size_t r = 0; r < options.runs; ++r) {
-    const ParamVector v0 = r == 0 && !options.start.empty() ? lanczos_start(options.start, like, gen, "spectral_density")
-                                                            : unit(random_like(like, gen, true));
+    const ParamVector v0 = r == 0 && !options.start.empty()
+                               ? lanczos_start(options.start, like, gen, "spectral_density")
+                               : unit(random_like(like, gen, true));
     const LanczosRun run = lanczos(hvp, v0, m, nullptr, like);
     std::vector<double> values, vectors;
     tridiagonal_eigen(run, values, vectors);
@@ -338,7 +357,8 @@ SpectralDensity spectral_density(const HvpFn& hvp, const ParamVector& like, Gene
     for (std::size_t r = 0; r < out.nodes.size(); ++r)
       for (std::size_t j = 0; j < out.nodes[r].size(); ++j) {
         const double z = t - out.nodes[r][j];
-        phi += out.weights[r][j] * std::exp(-z * z / (2.0 * sigma2)) / std::sqrt(2.0 * std::numbers::pi * sigma2);
+        phi += out.weights[r][j] * std::exp(-z * z / (2.0 * sigma2)) /
+               std::sqrt(2.0 * std::numbers::pi * sigma2);
       }
     phi /= static_cast<double>(out.nodes.size());
     out.grid.push_back(t);
@@ -435,7 +455,8 @@ ParamVector filter_normalized_direction(const ParamVector& theta, Generator& gen
   return out;
 }
 
-std::vector<double> landscape_1d(Objective& objective, const ParamVector& d, const std::vector<double>& alphas) {
+std::vector<double> landscape_1d(Objective& objective, const ParamVector& d,
+                                 const std::vector<double>& alphas) {
   Restore restore{objective, objective.values()};
   const ParamVector theta = as_f64(restore.theta);
   const ParamVector d64 = as_f64(d);  // a float32 direction would not mix with the float64 θ

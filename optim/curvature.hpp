@@ -27,8 +27,8 @@ HvpFn hvp_of(std::vector<Objective>& batches, const std::vector<double>& batch_s
 
 // ---- gradient norms ----------------------------------------------------------------------------
 struct GradientNorms {
-  double full_data = 0.0;        // ‖Σ_b w_b ∇L_b‖: the norm of the data-set gradient
-  double mean_minibatch = 0.0;   // Σ_b w_b ‖∇L_b‖: inflated by gradient noise
+  double full_data = 0.0;       // ‖Σ_b w_b ∇L_b‖: the norm of the data-set gradient
+  double mean_minibatch = 0.0;  // Σ_b w_b ‖∇L_b‖: inflated by gradient noise
 };
 GradientNorms gradient_norms(std::vector<Objective>& batches, const std::vector<double>& batch_sizes);
 
@@ -39,9 +39,9 @@ struct EigenPair {
 };
 
 struct PowerOptions {
-  std::size_t k = 1;           // how many, by deflation; in [1, dimension]
+  std::size_t k = 1;                 // how many, by deflation; in [1, dimension]
   std::size_t max_iterations = 100;  // HVPs per eigenvalue, >= 1
-  double tolerance = 1e-3;     // relative change of the Rayleigh quotient
+  double tolerance = 1e-3;           // relative change of the Rayleigh quotient
 };
 // Power iteration with deflation (PyHessian's algorithm), from a Gaussian start. It finds the
 // eigenvalues of largest *magnitude*, which may be negative. Cost: <= k · max_iterations HVPs.
@@ -49,9 +49,9 @@ std::vector<EigenPair> power_iteration(const HvpFn& hvp, const ParamVector& like
                                        const PowerOptions& options = {});
 
 struct LanczosOptions {
-  std::size_t k = 1;           // how many of the largest (algebraic) eigenvalues, in [1, steps]
-  std::size_t steps = 30;      // Lanczos steps (HVPs), capped at the dimension
-  ParamVector start{};         // the start vector (normalized here); empty: a Rademacher draw
+  std::size_t k = 1;       // how many of the largest (algebraic) eigenvalues, in [1, steps]
+  std::size_t steps = 30;  // Lanczos steps (HVPs), capped at the dimension
+  ParamVector start{};     // the start vector (normalized here); empty: a Rademacher draw
 };
 // Lanczos with full reorthogonalization: the k largest Ritz pairs (largest algebraic first).
 // Cost: min(steps, dimension) HVPs. On a breakdown (an invariant subspace, e.g. a repeated
@@ -61,25 +61,27 @@ std::vector<EigenPair> top_eigenvalues(const HvpFn& hvp, const ParamVector& like
 
 // ---- trace -------------------------------------------------------------------------------------
 struct TraceOptions {
-  std::size_t samples = 100;   // HVPs
+  std::size_t samples = 100;  // HVPs
 };
 // Hutchinson: mean of vᵀHv over `samples` Rademacher v (>= 2), with its standard error; a fixed
 // count, not PyHessian's relative-change stopping. Cost: `samples` HVPs.
-Estimate hutchinson_trace(const HvpFn& hvp, const ParamVector& like, Generator& gen, const TraceOptions& options = {});
+Estimate hutchinson_trace(const HvpFn& hvp, const ParamVector& like, Generator& gen,
+                          const TraceOptions& options = {});
 // Hutch++ (Meyer et al.): a third of the HVPs sketch the top of the spectrum, whose trace is
 // taken exactly; Hutchinson handles the rest. Far lower variance on fast-decaying spectra; exact
 // when rank H <= samples / 3. Cost: at most `samples` HVPs (>= 3).
-double hutchpp_trace(const HvpFn& hvp, const ParamVector& like, Generator& gen, const TraceOptions& options = {});
+double hutchpp_trace(const HvpFn& hvp, const ParamVector& like, Generator& gen,
+                     const TraceOptions& options = {});
 
 // ---- spectral density --------------------------------------------------------------------------
 struct DensityOptions {
-  std::size_t runs = 1;        // independent Lanczos runs (random starts)
-  std::size_t steps = 30;      // Lanczos steps per run
-  std::size_t grid_points = 1000;   // >= 20
+  std::size_t runs = 1;            // independent Lanczos runs (random starts)
+  std::size_t steps = 30;          // Lanczos steps per run
+  std::size_t grid_points = 1000;  // >= 20
   // Kernel variance σ² = scale · max(1, λmax − λmin) (PyHessian), widened if needed so that σ is
   // at least one grid step; the grid spans [λmin − 6σ, λmax + 6σ].
   double sigma_squared_scale = 1e-5;
-  ParamVector start{};         // the first run's start vector (normalized); empty: Rademacher
+  ParamVector start{};  // the first run's start vector (normalized); empty: Rademacher
 };
 struct SpectralDensity {
   std::vector<std::vector<double>> nodes, weights;  // per run: Ritz values and their weights
@@ -92,13 +94,13 @@ SpectralDensity spectral_density(const HvpFn& hvp, const ParamVector& like, Gene
 
 // ---- flatness ----------------------------------------------------------------------------------
 struct FlatnessOptions {
-  double rho = 0.05;           // radius of the ball around θ
-  std::size_t steps = 10;      // projected-ascent steps
+  double rho = 0.05;                        // radius of the ball around θ
+  std::size_t steps = 10;                   // projected-ascent steps
   bool start_along_top_eigenvector = true;  // needed near minima, where ∇L ≈ 0
 };
 struct Flatness {
   double value = 0.0;
-  ParamVector delta;           // the perturbation that attained it
+  ParamVector delta;  // the perturbation that attained it
 };
 // Every flatness metric and landscape leaves the parameters bitwise as they were (even if it throws).
 // Zeroth-order sharpness: max_{‖δ‖≤ρ} L(θ + δ) − L(θ) by projected gradient ascent.
@@ -115,13 +117,15 @@ Flatness first_order_flatness(Objective& objective, Generator& gen, const Flatne
 // normalization parameters) get zero, as in the paper's default.
 ParamVector filter_normalized_direction(const ParamVector& theta, Generator& gen);
 // L(θ + a d) for each a in `alphas`.
-std::vector<double> landscape_1d(Objective& objective, const ParamVector& d, const std::vector<double>& alphas);
+std::vector<double> landscape_1d(Objective& objective, const ParamVector& d,
+                                 const std::vector<double>& alphas);
 // L(θ + a d1 + b d2) on the grid alphas × betas (row-major: index [i * betas.size() + j]).
 std::vector<double> landscape_2d(Objective& objective, const ParamVector& d1, const ParamVector& d2,
                                  const std::vector<double>& alphas, const std::vector<double>& betas);
 
 // Eigenvalues (ascending) and eigenvectors (columns, row-major n×n) of a symmetric matrix, by
 // cyclic Jacobi rotations (for the small Lanczos tridiagonals). `a` is row-major n×n.
-void symmetric_eigen(std::vector<double> a, std::size_t n, std::vector<double>& values, std::vector<double>& vectors);
+void symmetric_eigen(std::vector<double> a, std::size_t n, std::vector<double>& values,
+                     std::vector<double>& vectors);
 
 }  // namespace jetgrad::optim

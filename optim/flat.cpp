@@ -31,8 +31,10 @@ class Perturbation {
 
 // ---- SAM / ASAM ----------------------------------------------------------------------------------
 
-SAM::SAM(std::unique_ptr<Optimizer> base, SAMOptions options) : WrappedOptimizer(std::move(base)), options_(options) {
-  if (!(options_.rho >= 0.0)) throw ValueError(name() + ": rho must be >= 0, got " + std::to_string(options_.rho));
+SAM::SAM(std::unique_ptr<Optimizer> base, SAMOptions options)
+    : WrappedOptimizer(std::move(base)), options_(options) {
+  if (!(options_.rho >= 0.0))
+    throw ValueError(name() + ": rho must be >= 0, got " + std::to_string(options_.rho));
 }
 
 ParamVector SAM::direction(Objective& objective, double* loss) {
@@ -47,7 +49,8 @@ ParamVector SAM::direction(Objective& objective, double* loss) {
     ParamVector t_g, t2_g;
     for (std::size_t i = 0; i < params_.size(); ++i) {
       const bool is_weight = params_[i]->name().find("weight") != std::string::npos;
-      const Tensor t = is_weight ? abs(params_[i]->value) + options_.eta : Tensor::ones(g0[i].shape(), g0[i].dtype());
+      const Tensor t =
+          is_weight ? abs(params_[i]->value) + options_.eta : Tensor::ones(g0[i].shape(), g0[i].dtype());
       t_g.push_back(t * g0[i]);
       t2_g.push_back(t * t * g0[i]);
     }
@@ -60,7 +63,8 @@ ParamVector SAM::direction(Objective& objective, double* loss) {
 
 // ---- GAM -----------------------------------------------------------------------------------------
 
-GAM::GAM(std::unique_ptr<Optimizer> base, GAMOptions options) : WrappedOptimizer(std::move(base)), options_(options) {
+GAM::GAM(std::unique_ptr<Optimizer> base, GAMOptions options)
+    : WrappedOptimizer(std::move(base)), options_(options) {
   if (!(options_.rho >= 0.0) || !(options_.grad_rho >= 0.0) || !(options_.sam_rho >= 0.0)) {
     throw ValueError(name() + ": radii must be >= 0");
   }
@@ -96,17 +100,18 @@ ParamVector GAM::accelerated_direction(Objective& objective, double* loss) {
   Perturbation at(objective);
   at.move_to(scaled(g0, options_.grad_rho / (norm(g0) + xi)));  // θ1
   const ParamVector g1 = objective.gradient();
-  const ParamVector h0 = axpy(-1.0, g0, g1);                     // g1 − g0
+  const ParamVector h0 = axpy(-1.0, g0, g1);  // g1 − g0
   const ParamVector e2 = scaled(h0, options_.rho / (norm(h0) + xi));
-  at.move_to(e2);                                                // θ2
+  at.move_to(e2);  // θ2
   const ParamVector g2 = objective.gradient();
-  at.move_to(axpy(options_.grad_rho / (norm(g2) + xi), g2, e2)); // θ3 = θ2 + ρ' ĝ2
+  at.move_to(axpy(options_.grad_rho / (norm(g2) + xi), g2, e2));  // θ3 = θ2 + ρ' ĝ2
   const ParamVector g3 = objective.gradient();
   at.restore();
 
   const ParamVector h_plus = axpy(options_.alpha, g1, scaled(g3, 1.0 - options_.alpha));
-  const ParamVector h_minus = options_.paper_h_minus ? axpy(options_.beta, g0, scaled(g2, 1.0 - options_.beta))
-                                                     : axpy(std::abs(1.0 - options_.beta), g2, g0);
+  const ParamVector h_minus = options_.paper_h_minus
+                                  ? axpy(options_.beta, g0, scaled(g2, 1.0 - options_.beta))
+                                  : axpy(std::abs(1.0 - options_.beta), g2, g0);
   // h−⊥ = h− − cos(h−, h+) ‖h−‖ h+ / ‖h+‖, as the code writes the projection.
   const double n_plus = norm(h_plus), n_minus = norm(h_minus);
   const double cosine = dot(h_minus, h_plus) / (n_plus * n_minus + xi);
@@ -125,9 +130,12 @@ GradientRegularization::GradientRegularization(std::unique_ptr<Optimizer> base, 
 
 std::string GradientRegularization::name() const {
   switch (options_.method) {
-    case GradRegOptions::Method::exact: return "gr_exact";
-    case GradRegOptions::Method::forward: return "gr_forward";
-    case GradRegOptions::Method::backward: return "gr_backward";
+    case GradRegOptions::Method::exact:
+      return "gr_exact";
+    case GradRegOptions::Method::forward:
+      return "gr_forward";
+    case GradRegOptions::Method::backward:
+      return "gr_backward";
   }
   return "gr";
 }
@@ -155,7 +163,8 @@ ParamVector GradientRegularization::direction(Objective& objective, double* loss
 
 // ---- FAD -----------------------------------------------------------------------------------------
 
-FAD::FAD(std::unique_ptr<Optimizer> base, FADOptions options) : WrappedOptimizer(std::move(base)), options_(options) {
+FAD::FAD(std::unique_ptr<Optimizer> base, FADOptions options)
+    : WrappedOptimizer(std::move(base)), options_(options) {
   if (!(options_.rho >= 0.0)) throw ValueError("fad: rho must be >= 0, got " + std::to_string(options_.rho));
 }
 
@@ -180,7 +189,8 @@ ParamVector FAD::direction(Objective& objective, double* loss) {
   at.move_to(scaled(first_order_dir, rho / (norm(first_order_dir) + xi)));  // θ_adv
   ParamVector r1_gradient;
   if (options_.exact) {
-    r1_gradient = scaled(objective.value_gradient_hvp([&](const ParamVector& g) { return normalized(g, xi); }).hvp, rho);
+    r1_gradient = scaled(
+        objective.value_gradient_hvp([&](const ParamVector& g) { return normalized(g, xi); }).hvp, rho);
   } else {
     const ParamVector g2 = objective.gradient();
     at.move_to(axpy(rho / (norm(g2) + xi), g2, scaled(first_order_dir, rho / (norm(first_order_dir) + xi))));

@@ -41,13 +41,13 @@ struct GAMOptions {
     accelerated,  // the official code's finite-difference form (paper Appendix D)
   };
   Method method = Method::exact;
-  double rho = 0.2;        // ρ: radius of the first-order flatness ball (grad_norm_rho)
-  double alpha = 0.6;      // exact: weight of the flatness gradient; accelerated: α (grad_beta_1)
-  double sam_rho = 0.0;    // exact: > 0 combines with SAM (h0 becomes the SAM gradient of radius ρ')
+  double rho = 0.2;      // ρ: radius of the first-order flatness ball (grad_norm_rho)
+  double alpha = 0.6;    // exact: weight of the flatness gradient; accelerated: α (grad_beta_1)
+  double sam_rho = 0.0;  // exact: > 0 combines with SAM (h0 becomes the SAM gradient of radius ρ')
   // accelerated only (CIFAR-100/ResNet defaults of the official code):
-  double grad_rho = 0.02;  // ρ' (grad_rho)
-  double beta = 0.5;       // β (grad_beta_0)
-  double gamma = 0.03;     // γ (grad_gamma)
+  double grad_rho = 0.02;      // ρ' (grad_rho)
+  double beta = 0.5;           // β (grad_beta_0)
+  double gamma = 0.03;         // γ (grad_gamma)
   bool paper_h_minus = false;  // h− = β g0 + (1−β) g2 (paper) instead of g0 + |1−β| g2 (code)
   double xi = default_xi;
 };
@@ -94,10 +94,10 @@ class GradientRegularization : public WrappedOptimizer {
 };
 
 struct FADOptions {
-  double rho = 0.05;    // radius of both flatness balls
-  double alpha = 1.0;   // weight of zeroth-order flatness R0
-  double beta = 0.5;    // weight of first-order flatness R1
-  bool exact = true;    // R1's gradient from exact HVPs; false: the finite-difference form
+  double rho = 0.05;   // radius of both flatness balls
+  double alpha = 1.0;  // weight of zeroth-order flatness R0
+  double beta = 0.5;   // weight of first-order flatness R1
+  bool exact = true;   // R1's gradient from exact HVPs; false: the finite-difference form
   double xi = default_xi;
 };
 

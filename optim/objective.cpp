@@ -12,8 +12,8 @@ void check_same_layout(const ParamVector& a, const ParamVector& b, const char* w
   }
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (!(a[i].shape() == b[i].shape())) {
-      throw ShapeError(std::string(what) + ": tensor " + std::to_string(i) + " has shapes " + a[i].shape().str() +
-                       " and " + b[i].shape().str());
+      throw ShapeError(std::string(what) + ": tensor " + std::to_string(i) + " has shapes " +
+                       a[i].shape().str() + " and " + b[i].shape().str());
     }
   }
 }
@@ -27,7 +27,8 @@ double dot_kernel(const T* x, const U* y, std::size_t n) {
   double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (std::size_t k = 0; k < 8; ++k) acc[k] += static_cast<double>(x[i + k]) * static_cast<double>(y[i + k]);
+    for (std::size_t k = 0; k < 8; ++k)
+      acc[k] += static_cast<double>(x[i + k]) * static_cast<double>(y[i + k]);
   for (; i < n; ++i) acc[0] += static_cast<double>(x[i]) * static_cast<double>(y[i]);
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
@@ -88,13 +89,14 @@ Objective::Objective(ParamList params, LossFn loss) : params_(std::move(params))
 
 void Objective::check_like_params(const ParamVector& v, const char* what) const {
   if (v.size() != params_.size()) {
-    throw ShapeError(std::string(what) + ": expected one tensor per parameter (" + std::to_string(params_.size()) +
-                     "), got " + std::to_string(v.size()));
+    throw ShapeError(std::string(what) + ": expected one tensor per parameter (" +
+                     std::to_string(params_.size()) + "), got " + std::to_string(v.size()));
   }
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (!(v[i].shape() == params_[i]->value.shape())) {
-      throw ShapeError(std::string(what) + ": tensor " + std::to_string(i) + " ('" + params_[i]->name() + "') has shape " +
-                       v[i].shape().str() + ", the parameter has " + params_[i]->value.shape().str());
+      throw ShapeError(std::string(what) + ": tensor " + std::to_string(i) + " ('" + params_[i]->name() +
+                       "') has shape " + v[i].shape().str() + ", the parameter has " +
+                       params_[i]->value.shape().str());
     }
   }
 }
@@ -110,8 +112,10 @@ void Objective::set_values(const ParamVector& theta) {
   check_like_params(theta, "set_values");
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& v = params_[i]->value;
-    if (theta[i].dtype() == v.dtype()) v.copy_from(theta[i]);  // no intermediate copy (Tensor::to copies)
-    else v.copy_from(theta[i].to(v.dtype()));
+    if (theta[i].dtype() == v.dtype())
+      v.copy_from(theta[i]);  // no intermediate copy (Tensor::to copies)
+    else
+      v.copy_from(theta[i].to(v.dtype()));
   }
 }
 
@@ -132,7 +136,8 @@ std::pair<Var, std::vector<Var>> Objective::record(Tape& tape) {
     vars.push_back(v);
   }
   Var loss = loss_(tape);
-  if (loss.numel() != 1) throw ShapeError("Objective: the loss must have one element, got shape " + loss.shape().str());
+  if (loss.numel() != 1)
+    throw ShapeError("Objective: the loss must have one element, got shape " + loss.shape().str());
   return {loss, std::move(vars)};
 }
 
@@ -150,7 +155,8 @@ std::pair<double, ParamVector> Objective::value_and_gradient() {
   return {loss.item(), tape.gradient(loss, vars)};
 }
 
-Objective::ValueGradientHvp Objective::value_gradient_hvp(const std::function<ParamVector(const ParamVector&)>& direction) {
+Objective::ValueGradientHvp Objective::value_gradient_hvp(
+    const std::function<ParamVector(const ParamVector&)>& direction) {
   Tape tape;
   auto [loss, vars] = record(tape);
   ++forwards_;
@@ -172,7 +178,8 @@ Objective::ValueGradientHvp Objective::value_gradient_hvp(const std::function<Pa
     directions.push_back(reshape(u[i].to(params_[i]->value.dtype()), s));
   }
   const auto series = tape.taylor(grads, vars, directions, 1);
-  for (std::size_t i = 0; i < series.size(); ++i) out.hvp.push_back(reshape(series[i][1], params_[i]->value.shape()));
+  for (std::size_t i = 0; i < series.size(); ++i)
+    out.hvp.push_back(reshape(series[i][1], params_[i]->value.shape()));
   return out;
 }
 

@@ -39,8 +39,8 @@ class Objective {
   Objective(ParamList params, LossFn loss);
 
   const ParamList& params() const { return params_; }
-  ParamVector values() const;                  // a copy of θ
-  void set_values(const ParamVector& theta);   // θ ← theta
+  ParamVector values() const;                                        // a copy of θ
+  void set_values(const ParamVector& theta);                         // θ ← theta
   void add_to_values(const ParamVector& delta, double scale = 1.0);  // θ ← θ + scale δ
 
   double value();

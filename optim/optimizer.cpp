@@ -13,8 +13,8 @@ Optimizer::Optimizer(ParamList params) : params_(std::move(params)) {
 
 void Optimizer::check_direction(const ParamVector& d) const {
   if (d.size() != params_.size()) {
-    throw ShapeError(name() + ": expected one direction tensor per parameter (" + std::to_string(params_.size()) +
-                     "), got " + std::to_string(d.size()));
+    throw ShapeError(name() + ": expected one direction tensor per parameter (" +
+                     std::to_string(params_.size()) + "), got " + std::to_string(d.size()));
   }
   for (std::size_t i = 0; i < d.size(); ++i) {
     if (!(d[i].shape() == params_[i]->value.shape())) {
@@ -27,13 +27,14 @@ void Optimizer::check_direction(const ParamVector& d) const {
 void Optimizer::check_objective(const Objective& objective) const {
   const ParamList& theirs = objective.params();
   if (theirs.size() != params_.size()) {
-    throw ValueError(name() + ": the objective is over " + std::to_string(theirs.size()) + " parameters, this optimizer over " +
-                     std::to_string(params_.size()));
+    throw ValueError(name() + ": the objective is over " + std::to_string(theirs.size()) +
+                     " parameters, this optimizer over " + std::to_string(params_.size()));
   }
   for (std::size_t i = 0; i < theirs.size(); ++i) {
     if (theirs[i] != params_[i]) {
-      throw ValueError(name() + ": the objective's parameter " + std::to_string(i) + " ('" + theirs[i]->name() +
-                       "') is not this optimizer's parameter " + std::to_string(i) + " ('" + params_[i]->name() + "')");
+      throw ValueError(name() + ": the objective's parameter " + std::to_string(i) + " ('" +
+                       theirs[i]->name() + "') is not this optimizer's parameter " + std::to_string(i) +
+                       " ('" + params_[i]->name() + "')");
     }
   }
 }
@@ -70,7 +71,8 @@ nn::NamedTensors Optimizer::state() const {
   out.emplace_back("steps", Tensor(static_cast<double>(steps_)));
   out.emplace_back("lr", Tensor(learning_rate()));
   for (const auto& [n, list] : buffers_)
-    for (std::size_t i = 0; i < list.size(); ++i) out.emplace_back(n + "." + params_[i]->name() + "#" + std::to_string(i), list[i]);
+    for (std::size_t i = 0; i < list.size(); ++i)
+      out.emplace_back(n + "." + params_[i]->name() + "#" + std::to_string(i), list[i]);
   return out;
 }
 
@@ -90,7 +92,8 @@ void Optimizer::load_state(const nn::NamedTensors& state) {
     const auto dot_at = key.find('.');
     const auto hash_at = key.rfind('#');
     if (dot_at == std::string::npos || hash_at == std::string::npos || hash_at < dot_at) {
-      throw Error(name() + ": optimizer state entry '" + key + "' is not of the form <buffer>.<param>#<index>");
+      throw Error(name() + ": optimizer state entry '" + key +
+                  "' is not of the form <buffer>.<param>#<index>");
     }
     const std::string buffer_name = key.substr(0, dot_at);
     const std::size_t i = std::stoul(key.substr(hash_at + 1));
@@ -98,10 +101,12 @@ void Optimizer::load_state(const nn::NamedTensors& state) {
       throw Error(name() + ": optimizer state entry '" + key + "' of shape " + t.shape().str() +
                   " does not match this optimizer's parameters (a checkpoint of another model?)");
     }
-    auto it = std::find_if(buffers.begin(), buffers.end(), [&](const auto& b) { return b.first == buffer_name; });
+    auto it =
+        std::find_if(buffers.begin(), buffers.end(), [&](const auto& b) { return b.first == buffer_name; });
     if (it == buffers.end()) {
       std::vector<Tensor> list;
-      for (const nn::Parameter* p : params_) list.push_back(Tensor::zeros(p->value.shape(), p->value.dtype()));
+      for (const nn::Parameter* p : params_)
+        list.push_back(Tensor::zeros(p->value.shape(), p->value.dtype()));
       buffers.emplace_back(buffer_name, std::move(list));
       it = std::prev(buffers.end());
     }
@@ -121,7 +126,8 @@ const ParamList& params_of(const std::unique_ptr<Optimizer>& base) {
 }
 }  // namespace
 
-WrappedOptimizer::WrappedOptimizer(std::unique_ptr<Optimizer> base) : Optimizer(params_of(base)), base_(std::move(base)) {}
+WrappedOptimizer::WrappedOptimizer(std::unique_ptr<Optimizer> base)
+    : Optimizer(params_of(base)), base_(std::move(base)) {}
 
 double WrappedOptimizer::step(Objective& objective) {
   check_objective(objective);
@@ -135,8 +141,10 @@ double WrappedOptimizer::step(Objective& objective) {
 // ---- SGD -----------------------------------------------------------------------------------------
 
 SGD::SGD(ParamList params, SGDOptions options) : Optimizer(std::move(params)), options_(options) {
-  if (!(options_.lr >= 0.0)) throw ValueError("sgd: learning rate must be >= 0, got " + std::to_string(options_.lr));
-  if (!(options_.momentum >= 0.0)) throw ValueError("sgd: momentum must be >= 0, got " + std::to_string(options_.momentum));
+  if (!(options_.lr >= 0.0))
+    throw ValueError("sgd: learning rate must be >= 0, got " + std::to_string(options_.lr));
+  if (!(options_.momentum >= 0.0))
+    throw ValueError("sgd: momentum must be >= 0, got " + std::to_string(options_.momentum));
   if (options_.nesterov && (options_.momentum <= 0.0 || options_.dampening != 0.0)) {
     throw ValueError("sgd: Nesterov momentum needs momentum > 0 and dampening 0");
   }
@@ -161,7 +169,8 @@ void SGD::apply(const ParamVector& direction) {
 // ---- Adam / AdamW --------------------------------------------------------------------------------
 
 Adam::Adam(ParamList params, AdamOptions options) : Optimizer(std::move(params)), options_(options) {
-  if (!(options_.lr >= 0.0)) throw ValueError(name() + ": learning rate must be >= 0, got " + std::to_string(options_.lr));
+  if (!(options_.lr >= 0.0))
+    throw ValueError(name() + ": learning rate must be >= 0, got " + std::to_string(options_.lr));
   if (!(options_.beta1 >= 0.0 && options_.beta1 < 1.0) || !(options_.beta2 >= 0.0 && options_.beta2 < 1.0)) {
     throw ValueError(name() + ": betas must be in [0, 1), got " + std::to_string(options_.beta1) + " and " +
                      std::to_string(options_.beta2));
@@ -176,8 +185,10 @@ void Adam::apply(const ParamVector& direction) {
     Tensor& theta = params_[i]->value;
     Tensor d = direction[i].to(theta.dtype());
     if (options_.weight_decay != 0.0) {
-      if (options_.decoupled_weight_decay) theta = theta * (1.0 - options_.lr * options_.weight_decay);
-      else d = d + theta * options_.weight_decay;
+      if (options_.decoupled_weight_decay)
+        theta = theta * (1.0 - options_.lr * options_.weight_decay);
+      else
+        d = d + theta * options_.weight_decay;
     }
     Tensor& m = buffer("m", i);
     Tensor& v = buffer("v", i);
@@ -186,7 +197,8 @@ void Adam::apply(const ParamVector& direction) {
     Tensor denom = sqrt(v / bias2) + options_.eps;
     // With eps = 0 a coordinate whose directions were all 0 has m = v = 0: step 0 there, not 0/0
     // (β1 = β2 = 0, eps = 0 is then exactly sign descent with sign(0) = 0).
-    if (options_.eps == 0.0) denom = maximum(denom, Tensor::full(denom.shape(), std::numeric_limits<float>::min(), denom.dtype()));
+    if (options_.eps == 0.0)
+      denom = maximum(denom, Tensor::full(denom.shape(), std::numeric_limits<float>::min(), denom.dtype()));
     theta = theta - (m / bias1) / denom * options_.lr;
   }
   ++steps_;
@@ -194,8 +206,10 @@ void Adam::apply(const ParamVector& direction) {
 
 // ---- sign descent --------------------------------------------------------------------------------
 
-SignDescent::SignDescent(ParamList params, SignOptions options) : Optimizer(std::move(params)), options_(options) {
-  if (!(options_.lr >= 0.0)) throw ValueError("sign: learning rate must be >= 0, got " + std::to_string(options_.lr));
+SignDescent::SignDescent(ParamList params, SignOptions options)
+    : Optimizer(std::move(params)), options_(options) {
+  if (!(options_.lr >= 0.0))
+    throw ValueError("sign: learning rate must be >= 0, got " + std::to_string(options_.lr));
 }
 
 void SignDescent::apply(const ParamVector& direction) {
@@ -241,7 +255,8 @@ void OrthogonalizedMomentum::apply(const ParamVector& direction) {
     const Tensor m = options_.nesterov ? d + b * options_.momentum : b;
     if (theta.rank() == 2) {
       const double rows = static_cast<double>(theta.shape()[0]), cols = static_cast<double>(theta.shape()[1]);
-      theta = theta - orthogonalize(m, options_.newton_schulz_steps) * (options_.lr * std::sqrt(std::max(1.0, rows / cols)));
+      theta = theta - orthogonalize(m, options_.newton_schulz_steps) *
+                          (options_.lr * std::sqrt(std::max(1.0, rows / cols)));
     } else {
       theta = theta - m * options_.lr;
     }

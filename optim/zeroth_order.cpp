@@ -12,7 +12,8 @@ namespace {
 ParamVector gaussian_direction(const ParamList& params, Generator& gen) {
   ParamVector u;
   u.reserve(params.size());
-  for (const nn::Parameter* p : params) u.push_back(normal(p->value.shape(), 0.0, 1.0, gen, p->value.dtype()));
+  for (const nn::Parameter* p : params)
+    u.push_back(normal(p->value.shape(), 0.0, 1.0, gen, p->value.dtype()));
   return u;
 }
 
@@ -37,13 +38,15 @@ void for_each_element(Tensor& t, F&& f) {
 
 // ---- RGE -----------------------------------------------------------------------------------------
 
-RandomGradientEstimator::RandomGradientEstimator(RGEOptions options, Generator gen) : options_(options), gen_(gen) {
+RandomGradientEstimator::RandomGradientEstimator(RGEOptions options, Generator gen)
+    : options_(options), gen_(gen) {
   if (!(options_.mu > 0.0)) throw ValueError("rge: mu must be > 0, got " + std::to_string(options_.mu));
   if (options_.directions == 0) throw ValueError("rge: needs at least one direction (q >= 1)");
 }
 
 std::string RandomGradientEstimator::name() const {
-  return std::string("rge_") + (options_.distribution == RGEOptions::Distribution::gaussian ? "gaussian" : "sphere") +
+  return std::string("rge_") +
+         (options_.distribution == RGEOptions::Distribution::gaussian ? "gaussian" : "sphere") +
          (options_.difference == RGEOptions::Difference::forward ? "_forward" : "_central");
 }
 
@@ -123,13 +126,15 @@ ParamVector ZerothOrder::direction(Objective& objective, double* loss) {
 
 MeZO::MeZO(ParamList params, MeZOOptions options, Generator gen)
     : Optimizer(std::move(params)), options_(options), gen_(gen) {
-  if (!(options_.lr >= 0.0)) throw ValueError("mezo: learning rate must be >= 0, got " + std::to_string(options_.lr));
+  if (!(options_.lr >= 0.0))
+    throw ValueError("mezo: learning rate must be >= 0, got " + std::to_string(options_.lr));
   if (!(options_.eps > 0.0)) throw ValueError("mezo: eps must be > 0, got " + std::to_string(options_.eps));
 }
 
 bool MeZO::decays(std::size_t i) const {
   const std::string& n = params_[i]->name();
-  return options_.weight_decay != 0.0 && n.find("bias") == std::string::npos && n.find("norm") == std::string::npos;
+  return options_.weight_decay != 0.0 && n.find("bias") == std::string::npos &&
+         n.find("norm") == std::string::npos;
 }
 
 void MeZO::perturb(std::uint64_t seed, double scale) {
@@ -157,8 +162,10 @@ double MeZO::step(Objective& objective) {
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& theta = params_[i]->value;
     const Tensor z = normal(theta.shape(), 0.0, 1.0, z_gen, theta.dtype());
-    if (decays(i)) theta = theta - (z * p + theta * options_.weight_decay) * options_.lr;
-    else theta = theta - z * (p * options_.lr);
+    if (decays(i))
+      theta = theta - (z * p + theta * options_.weight_decay) * options_.lr;
+    else
+      theta = theta - z * (p * options_.lr);
   }
   ++steps_;
   return l_plus;
@@ -169,8 +176,10 @@ void MeZO::apply(const ParamVector& direction) {
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& theta = params_[i]->value;
     const Tensor d = direction[i].to(theta.dtype());
-    if (decays(i)) theta = theta - (d + theta * options_.weight_decay) * options_.lr;
-    else theta = theta - d * options_.lr;
+    if (decays(i))
+      theta = theta - (d + theta * options_.weight_decay) * options_.lr;
+    else
+      theta = theta - d * options_.lr;
   }
   ++steps_;
 }

@@ -42,8 +42,8 @@ struct RGEOptions {
   };
   Distribution distribution = Distribution::gaussian;
   Difference difference = Difference::forward;
-  double mu = 5e-3;           // smoothing radius (DeepZero's default)
-  std::size_t directions = 1; // q
+  double mu = 5e-3;            // smoothing radius (DeepZero's default)
+  std::size_t directions = 1;  // q
 };
 
 // Two-point random-direction estimator (RGE). Directions are drawn tensor by tensor in parameter
@@ -91,8 +91,8 @@ class ZerothOrder : public WrappedOptimizer {
 
 struct MeZOOptions {
   double lr = 1e-6;
-  double eps = 1e-3;           // zo_eps
-  double weight_decay = 0.0;   // λ, skipped for parameters whose name contains "bias" or "norm"
+  double eps = 1e-3;          // zo_eps
+  double weight_decay = 0.0;  // λ, skipped for parameters whose name contains "bias" or "norm"
 };
 
 // MeZO (Malladi et al., NeurIPS 2023), memory of inference: per step a seed s is drawn from the

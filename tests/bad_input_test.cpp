@@ -1,8 +1,6 @@
 // The bad-input catalogue: one test per kind of bad input, each asserting that the error names
 // what was expected and what came (DESIGN.md, Errors). Bad command-line values belong to the
 // jetgrad program's own tests (apps/).
-#include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +11,8 @@
 #include <vector>
 
 #include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/autodiff.hpp"
 #include "nn/data.hpp"
@@ -30,7 +30,8 @@ struct TempFile {
   std::string path;
   explicit TempFile(const std::string& stem)
       : path((std::filesystem::temp_directory_path() /
-              ("jetgrad_bad_" + stem + "_" + std::to_string(::getpid()))).string()) {}
+              ("jetgrad_bad_" + stem + "_" + std::to_string(::getpid())))
+                 .string()) {}
   ~TempFile() { std::filesystem::remove(path); }
 };
 
@@ -59,7 +60,8 @@ std::string idx_bytes(std::uint32_t magic, const std::vector<std::uint32_t>& dim
   return s;
 }
 
-std::shared_ptr<nn::Sequential> mlp(std::size_t in, std::size_t hidden, std::size_t out, DType dtype = DType::f64) {
+std::shared_ptr<nn::Sequential> mlp(std::size_t in, std::size_t hidden, std::size_t out,
+                                    DType dtype = DType::f64) {
   Generator gen(5);
   auto net = std::make_shared<nn::Sequential>();
   net->push_back(std::make_shared<nn::Linear>(in, hidden, gen, true, dtype));
@@ -141,45 +143,50 @@ TEST_CASE("bad input: a vjp cotangent of the wrong shape names both shapes", "[b
   const Var y = x * 2.0;
   const Var wrt[] = {x};
   REQUIRE_THROWS_AS(tape.vjp(y, Tensor::ones(Shape{4}), wrt), ShapeError);
-  REQUIRE_THROWS_WITH(tape.vjp(y, Tensor::ones(Shape{4}), wrt), Contains("cotangent") && Contains("(4,)") &&
-                                                                     Contains("(3,)"));
+  REQUIRE_THROWS_WITH(tape.vjp(y, Tensor::ones(Shape{4}), wrt),
+                      Contains("cotangent") && Contains("(4,)") && Contains("(3,)"));
 }
 
-TEST_CASE("bad input: a direction of the wrong shape in jvp / hvp / taylor names both shapes", "[bad-input]") {
+TEST_CASE("bad input: a direction of the wrong shape in jvp / hvp / taylor names both shapes",
+          "[bad-input]") {
   auto f = [](const Var& x) { return sum(sin(x)); };
   const Tensor x = Tensor::ones(Shape{3});
   const Tensor v = Tensor::ones(Shape{2});
   REQUIRE_THROWS_WITH(hvp(f, x, v), Contains("hvp") && Contains("(2,)") && Contains("(3,)"));
   REQUIRE_THROWS_WITH(taylor(f, x, v, 2), Contains("taylor") && Contains("(2,)") && Contains("(3,)"));
   REQUIRE_THROWS_WITH(jvp(f, x, v), Contains("(2,)") && Contains("(3,)"));
-  REQUIRE_THROWS_WITH(hvp(f, x, Tensor::ones(Shape{3}, DType::f32)), Contains("float32") && Contains("float64"));
+  REQUIRE_THROWS_WITH(hvp(f, x, Tensor::ones(Shape{3}, DType::f32)),
+                      Contains("float32") && Contains("float64"));
 }
 
 // ---- out-of-domain values and NaN/Inf mid-graph (anomaly mode) -----------------------------------
 
-TEST_CASE("bad input: anomaly mode names the entry where log of a negative made a NaN", "[bad-input][anomaly]") {
+TEST_CASE("bad input: anomaly mode names the entry where log of a negative made a NaN",
+          "[bad-input][anomaly]") {
   Tape tape;
   tape.set_detect_anomaly(true);
   const Var x = tape.variable(Tensor::from({3}, {2.0, 0.5, 1.0}));
   const Var shifted = x - 1.0;  // 1, -0.5, 0: finite
   const std::size_t log_entry = tape.size();
   REQUIRE_THROWS_AS(log(shifted), Error);
-  REQUIRE_THROWS_WITH(log(shifted), Contains("anomaly") && Contains("entry " + entry(log_entry)) && Contains("(Log)") &&
-                                        Contains("nan") && Contains("element 1") && Contains("(3,)"));
+  REQUIRE_THROWS_WITH(log(shifted), Contains("anomaly") && Contains("entry " + entry(log_entry)) &&
+                                        Contains("(Log)") && Contains("nan") && Contains("element 1") &&
+                                        Contains("(3,)"));
   // Off by default: the NaN is returned.
   Tape plain;
   CHECK(std::isnan(log(plain.variable(Tensor(-1.0))).item()));
 }
 
-TEST_CASE("bad input: anomaly mode names the entry whose reverse rule made an inf (sqrt at 0)", "[bad-input][anomaly]") {
+TEST_CASE("bad input: anomaly mode names the entry whose reverse rule made an inf (sqrt at 0)",
+          "[bad-input][anomaly]") {
   Tape tape;
   tape.set_detect_anomaly(true);
   const Var x = tape.variable(Tensor::from({2}, {4.0, 0.0}));
   const std::size_t sqrt_entry = tape.size();
   const Var y = sum(sqrt(x));  // sqrt(0) = 0 is finite: the forward values pass
   REQUIRE_THROWS_AS(tape.gradient(y, {x}), Error);
-  REQUIRE_THROWS_WITH(tape.gradient(y, {x}), Contains("anomaly: the reverse rule of entry " + entry(sqrt_entry) +
-                                                      " (Sqrt) produced inf") &&
+  REQUIRE_THROWS_WITH(tape.gradient(y, {x}), Contains("anomaly: the reverse rule of entry " +
+                                                      entry(sqrt_entry) + " (Sqrt) produced inf") &&
                                                  Contains("element 1") && Contains("cotangent of entry #0"));
   // The 0-d path (scalar lane) is checked too.
   Tape scalar;
@@ -187,10 +194,12 @@ TEST_CASE("bad input: anomaly mode names the entry whose reverse rule made an in
   const Var s = scalar.variable(Tensor(0.0));
   const std::size_t e = scalar.size();
   const Var z = sqrt(s);
-  REQUIRE_THROWS_WITH(scalar.gradient(z, {s}), Contains("reverse rule of entry " + entry(e) + " (Sqrt) produced inf"));
+  REQUIRE_THROWS_WITH(scalar.gradient(z, {s}),
+                      Contains("reverse rule of entry " + entry(e) + " (Sqrt) produced inf"));
 }
 
-TEST_CASE("bad input: anomaly mode names the entry where an Inf appears mid-graph during a replay", "[bad-input][anomaly]") {
+TEST_CASE("bad input: anomaly mode names the entry where an Inf appears mid-graph during a replay",
+          "[bad-input][anomaly]") {
   Tape tape;
   tape.set_detect_anomaly(true);
   const Var x = tape.variable(Tensor::from({2}, {1.0, 0.5}));
@@ -199,13 +208,14 @@ TEST_CASE("bad input: anomaly mode names the entry where an Inf appears mid-grap
   (void)sum(tanh(exp(h)));
   // e^(400·2) overflows: Exp is the first entry to go infinite.
   REQUIRE_THROWS_WITH(tape.replay({Tensor::from({2}, {0.5, 2.0})}),
-                      Contains("anomaly") && Contains("entry " + entry(exp_entry) + " (Exp)") && Contains("inf") &&
-                          Contains("element 1") && Contains("replay"));
+                      Contains("anomaly") && Contains("entry " + entry(exp_entry) + " (Exp)") &&
+                          Contains("inf") && Contains("element 1") && Contains("replay"));
 }
 
 // ---- replay and tape misuse ------------------------------------------------------------------------
 
-TEST_CASE("bad input: a replay whose recorded branch flipped names the entry and both outcomes", "[bad-input][replay]") {
+TEST_CASE("bad input: a replay whose recorded branch flipped names the entry and both outcomes",
+          "[bad-input][replay]") {
   Tape tape;
   const Var x = tape.variable(Tensor::from({2}, {0.5, 2.0}));
   const Var cond = x > 0.0;
@@ -218,7 +228,8 @@ TEST_CASE("bad input: a replay whose recorded branch flipped names the entry and
                           Contains("was true when recorded and is false"));
 }
 
-TEST_CASE("bad input: a replay with the wrong inputs names what was recorded and what came", "[bad-input][replay]") {
+TEST_CASE("bad input: a replay with the wrong inputs names what was recorded and what came",
+          "[bad-input][replay]") {
   Tape tape;
   const Var x = tape.variable(Tensor::ones(Shape{3}));
   (void)sum(x * x);
@@ -226,7 +237,8 @@ TEST_CASE("bad input: a replay with the wrong inputs names what was recorded and
                       Contains("1 inputs") && Contains("got 2"));
   REQUIRE_THROWS_WITH(tape.replay({Tensor::ones(Shape{4})}),
                       Contains("input 0") && Contains("float64(3,)") && Contains("float64(4,)"));
-  REQUIRE_THROWS_WITH(tape.replay({Tensor::ones(Shape{3}, DType::f32)}), Contains("float64(3,)") && Contains("float32(3,)"));
+  REQUIRE_THROWS_WITH(tape.replay({Tensor::ones(Shape{3}, DType::f32)}),
+                      Contains("float64(3,)") && Contains("float32(3,)"));
 }
 
 TEST_CASE("bad input: a tape used from another thread names both threads", "[bad-input][thread]") {
@@ -257,7 +269,8 @@ TEST_CASE("bad input: a tape used from another thread names both threads", "[bad
   CHECK_THAT(replay, Contains("replay: this tape belongs to thread"));
 }
 
-TEST_CASE("bad input: a variable used after its tape was cleared names the generations", "[bad-input][clear]") {
+TEST_CASE("bad input: a variable used after its tape was cleared names the generations",
+          "[bad-input][clear]") {
   Tape tape;
   const Var x = tape.variable(Tensor::ones(Shape{2}));
   tape.clear();
@@ -276,14 +289,15 @@ TEST_CASE("bad input: variables of two tapes mixed in one op are refused", "[bad
 
 // ---- checkpoints -----------------------------------------------------------------------------------
 
-TEST_CASE("bad input: a truncated checkpoint names the file and the missing bytes", "[bad-input][checkpoint]") {
+TEST_CASE("bad input: a truncated checkpoint names the file and the missing bytes",
+          "[bad-input][checkpoint]") {
   auto net = mlp(3, 4, 2);
   TempFile good("good.jgw"), bad("truncated.jgw");
   net->save(good.path);
   const std::string bytes = read_bytes(good.path);
   write_bytes(bad.path, bytes.substr(0, bytes.size() / 2));
-  REQUIRE_THROWS_WITH(net->load(bad.path), Contains(bad.path) && Contains("truncated file: expected") &&
-                                               Contains("more bytes"));
+  REQUIRE_THROWS_WITH(net->load(bad.path),
+                      Contains(bad.path) && Contains("truncated file: expected") && Contains("more bytes"));
   REQUIRE_THROWS_WITH(nn::load_tensors(bad.path), Contains("truncated"));
 }
 
@@ -297,14 +311,15 @@ TEST_CASE("bad input: a checkpoint with a flipped byte fails its checksum", "[ba
   REQUIRE_THROWS_WITH(net->load(bad.path), Contains(bad.path) && Contains("checksum mismatch"));
 }
 
-TEST_CASE("bad input: a checkpoint of another model names the entry and both shapes", "[bad-input][checkpoint]") {
+TEST_CASE("bad input: a checkpoint of another model names the entry and both shapes",
+          "[bad-input][checkpoint]") {
   auto net = mlp(3, 4, 2);
   auto other = mlp(3, 6, 2);
   TempFile file("other.jgw");
   other->save(file.path);
   const Tensor before = net->parameters()[0]->value;
-  REQUIRE_THROWS_WITH(net->load(file.path), Contains(file.path) && Contains("'0.weight'") && Contains("(6, 3)") &&
-                                                Contains("(4, 3)"));
+  REQUIRE_THROWS_WITH(net->load(file.path), Contains(file.path) && Contains("'0.weight'") &&
+                                                Contains("(6, 3)") && Contains("(4, 3)"));
   // nothing changed
   CHECK(net->parameters()[0]->value.at(0) == before.at(0));
   auto f32 = mlp(3, 4, 2, DType::f32);
@@ -315,8 +330,8 @@ TEST_CASE("bad input: a checkpoint of another model names the entry and both sha
 TEST_CASE("bad input: a file that is not a checkpoint names the expected magic", "[bad-input][checkpoint]") {
   TempFile file("text.jgw");
   write_bytes(file.path, "just some text, not tensors");
-  REQUIRE_THROWS_WITH(nn::load_tensors(file.path), Contains(file.path) && Contains("not a jetgrad tensor file") &&
-                                                       Contains("JETGRAD"));
+  REQUIRE_THROWS_WITH(nn::load_tensors(file.path),
+                      Contains(file.path) && Contains("not a jetgrad tensor file") && Contains("JETGRAD"));
   REQUIRE_THROWS_WITH(nn::load_tensors(file.path + ".missing"), Contains("cannot open"));
 }
 
@@ -326,9 +341,10 @@ TEST_CASE("bad input: a truncated IDX file names the expected and found sizes", 
   TempFile file("truncated-idx3-ubyte");
   const std::string bytes = idx_bytes(0x00000803, {4, 3, 3});
   write_bytes(file.path, bytes.substr(0, bytes.size() - 5));
-  REQUIRE_THROWS_WITH(nn::read_idx_images(file.path), Contains(file.path) && Contains("truncated file: expected " +
-                                                                                      std::to_string(bytes.size())) &&
-                                                          Contains("found " + std::to_string(bytes.size() - 5)));
+  REQUIRE_THROWS_WITH(nn::read_idx_images(file.path),
+                      Contains(file.path) &&
+                          Contains("truncated file: expected " + std::to_string(bytes.size())) &&
+                          Contains("found " + std::to_string(bytes.size() - 5)));
   write_bytes(file.path, bytes.substr(0, 2));
   REQUIRE_THROWS_WITH(nn::read_idx_images(file.path), Contains("truncated") && Contains("magic"));
 }
@@ -336,20 +352,21 @@ TEST_CASE("bad input: a truncated IDX file names the expected and found sizes", 
 TEST_CASE("bad input: an IDX file with the wrong magic number names both numbers", "[bad-input][data]") {
   TempFile file("labels-idx1-ubyte");
   write_bytes(file.path, idx_bytes(0x00000801, {5}));
-  REQUIRE_THROWS_WITH(nn::read_idx_images(file.path), Contains(file.path) && Contains("wrong magic number 0x00000801") &&
-                                                          Contains("expected 0x00000803") &&
-                                                          Contains("looks like an IDX label file"));
+  REQUIRE_THROWS_WITH(nn::read_idx_images(file.path),
+                      Contains(file.path) && Contains("wrong magic number 0x00000801") &&
+                          Contains("expected 0x00000803") && Contains("looks like an IDX label file"));
   write_bytes(file.path, "GIF89a....");
   REQUIRE_THROWS_WITH(nn::read_idx(file.path), Contains("not an IDX file"));
 }
 
-TEST_CASE("bad input: an IDX label out of range names the label, the index and the range", "[bad-input][data]") {
+TEST_CASE("bad input: an IDX label out of range names the label, the index and the range",
+          "[bad-input][data]") {
   TempFile file("range-idx1-ubyte");
   std::string bytes;
   put_be32(bytes, 0x00000801);
   put_be32(bytes, 3);
   bytes += std::string{char(1), char(12), char(3)};
   write_bytes(file.path, bytes);
-  REQUIRE_THROWS_WITH(nn::read_idx_labels(file.path, 10), Contains("label 12") && Contains("index 1") &&
-                                                              Contains("expected 0 to"));
+  REQUIRE_THROWS_WITH(nn::read_idx_labels(file.path, 10),
+                      Contains("label 12") && Contains("index 1") && Contains("expected 0 to"));
 }

@@ -1,11 +1,11 @@
 // User-defined primitives (autodiff/custom.hpp) in the reverse sweeps: grad, reverse over reverse
 // (the templated vjp recorded as Var operations), replay, several inputs, and the checks on what a
 // rule returns.
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/custom.hpp"
 #include "autodiff/functional.hpp"
@@ -17,7 +17,9 @@ using gc::AllClose;
 
 namespace {
 
-Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) { return gc::random_tensor(s, lo, hi, seed); }
+Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) {
+  return gc::random_tensor(s, lo, hi, seed);
+}
 
 template <class E, class F>
 std::string message_of(F&& f) {
@@ -59,8 +61,9 @@ struct CubeWithTaylor {
   static std::vector<X> vjp(const X& g, const CustomInputs<X>& x, const X&) {
     return {g * (3.0 * x[0] * x[0])};
   }
-  static std::vector<Tensor> taylor(const CustomInputs<Tensor>& x, std::span<const std::vector<Tensor>* const> series,
-                                    const Tensor&, int K) {
+  static std::vector<Tensor> taylor(const CustomInputs<Tensor>& x,
+                                    std::span<const std::vector<Tensor>* const> series, const Tensor&,
+                                    int K) {
     // x(t) = x0 + Σ x_k t^k; s = x², y = s x, both by Cauchy products.
     const std::vector<Tensor>& xs = *series[0];
     auto xk = [&](int k) { return k == 0 ? x[0] : xs[static_cast<std::size_t>(k - 1)]; };
@@ -111,8 +114,11 @@ TEST_CASE("custom op: value and gradient", "[custom][reverse]") {
   gc::require_gradcheck([](const Var& v) { return sin(custom<Cube>({tanh(v) + 0.5})) * v; }, x0);
   // Several inputs with broadcasting, and a rule that uses the output.
   const Tensor a0 = rnd(Shape{2, 3}, -1, 1, 2), b0 = rnd(Shape{3}, -1, 1, 3);
-  gc::require_gradcheck([](const std::vector<Var>& v) { return custom<ScaledExp>({v[0], sin(v[1])}) * v[0]; },
-                        {a0, b0});
+  gc::require_gradcheck(
+      [](const std::vector<Var>& v) {
+        return custom<ScaledExp>({v[0], sin(v[1])}) * v[0];
+      },
+      {a0, b0});
   // A constant input gets no cotangent and the variable one is still right.
   Tape t2;
   const Var b = t2.variable(b0);
@@ -120,7 +126,8 @@ TEST_CASE("custom op: value and gradient", "[custom][reverse]") {
   CHECK_THAT(t2.gradient(sum(yc), {b})[0], AllClose(sum(a0 * exp(b0), 0), 1e-14, 1e-15));
 }
 
-TEST_CASE("custom op: reverse over reverse (hvp, Hessian) through the templated vjp", "[custom][reverse][hvp]") {
+TEST_CASE("custom op: reverse over reverse (hvp, Hessian) through the templated vjp",
+          "[custom][reverse][hvp]") {
   const Tensor x0 = rnd(Shape{4}, -1, 1, 10);
   const Tensor v = rnd(Shape{4}, -1, 1, 11);
   // f = Σ sin(cube(x)): H = diag(6x cos(x³) - 9x⁴ sin(x³)).
@@ -144,7 +151,11 @@ TEST_CASE("custom op: reverse over reverse (hvp, Hessian) through the templated 
   const Tensor a0 = rnd(Shape{2, 3}, -1, 1, 12), b0 = rnd(Shape{3}, -1, 1, 13);
   const Tensor va = rnd(Shape{2, 3}, -1, 1, 14), vb = rnd(Shape{3}, -1, 1, 15);
   auto grads = [](const Tensor& a, const Tensor& b) {
-    return grad([](const std::vector<Var>& p) { return sum(custom<ScaledExp>({p[0] * p[0], p[1]}) * p[1]); }, {a, b});
+    return grad(
+        [](const std::vector<Var>& p) {
+          return sum(custom<ScaledExp>({p[0] * p[0], p[1]}) * p[1]);
+        },
+        {a, b});
   };
   Tape t2;
   const Var a = t2.variable(a0), b = t2.variable(b0);
@@ -164,7 +175,8 @@ TEST_CASE("custom op: Taylor over reverse needs a Taylor rule, and uses it when 
   CHECK_THAT(message_of<Error>([&] { (void)hvp(without, x0, v); }), Contains("cube"));
   const UnaryFn with = [](const Var& x) { return sum(sin(custom<CubeWithTaylor>({x}))); };
   CHECK_THAT(hvp(with, x0, v), AllClose(hvp(without, x0, v, HvpMethod::reverse_over_reverse), 1e-13, 1e-14));
-  CHECK_THAT(hessian(with, x0), AllClose(hessian([](const Var& x) { return sum(sin(x * x * x)); }, x0), 1e-13, 1e-14));
+  CHECK_THAT(hessian(with, x0),
+             AllClose(hessian([](const Var& x) { return sum(sin(x * x * x)); }, x0), 1e-13, 1e-14));
 }
 
 TEST_CASE("custom op: replay re-evaluates it, and its recorded gradient", "[custom][replay]") {
@@ -191,7 +203,10 @@ TEST_CASE("custom op: a rule returning the wrong cotangents is refused", "[custo
   Tape tape;
   const Var a = tape.variable(Tensor::ones(Shape{2})), b = tape.variable(Tensor::ones(Shape{2}));
   const Var y = sum(custom<TooFew>({a, b}));
-  CHECK_THAT(message_of<Error>([&] { (void)tape.gradient(y, {a, b}); }), Contains("too_few") && Contains("2"));
+  CHECK_THAT(message_of<Error>([&] {
+               (void)tape.gradient(y, {a, b});
+             }),
+             Contains("too_few") && Contains("2"));
   const Var z = custom<WrongShape>({a});
   const std::string msg = message_of<ShapeError>([&] { (void)tape.gradient(z, {a}); });
   CHECK_THAT(msg, Contains("wrong_shape") && Contains("(2,)"));

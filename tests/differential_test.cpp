@@ -29,8 +29,6 @@
 //     twice |D(2h) - D(h)| (a Richardson estimate of D(h)'s own error, which also covers programs
 //     whose fifth derivative is large). Non-smooth ops are kept ≥ 0.05 from their kinks, beyond
 //     the reach of a ±1e-3 step.
-#include <catch2/catch.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -39,6 +37,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "support/program_generator.hpp"
 
@@ -82,8 +82,9 @@ std::string num(double x) {
 // |a - b| <= tol, else a failure naming both.
 bool close(double a, double b, double tol, const std::string& what, Outcome& o, const std::string& relation) {
   if (std::abs(a - b) <= tol) return true;
-  o = {Outcome::fail, relation, what + ": " + num(a) + " vs " + num(b) + " (|diff| " + num(std::abs(a - b)) +
-                                     ", tolerance " + num(tol) + ")"};
+  o = {Outcome::fail, relation,
+       what + ": " + num(a) + " vs " + num(b) + " (|diff| " + num(std::abs(a - b)) + ", tolerance " +
+           num(tol) + ")"};
   return false;
 }
 
@@ -200,8 +201,8 @@ Outcome check(const Program& p) {
     if (!close(c[0].at(0), L0, replay_rtol * (1.0 + std::abs(L0)), "Taylor c0 vs the recorded value", o,
                "Taylor c0 = value"))
       return o;
-    if (!close(gv, c[1].at(0), exact_rtol * (1.0 + gv_abs + std::abs(L0)) + cancel_rtol * M[1], "<grad, v> vs Taylor c1", o,
-               "reverse = Taylor (K = 1)"))
+    if (!close(gv, c[1].at(0), exact_rtol * (1.0 + gv_abs + std::abs(L0)) + cancel_rtol * M[1],
+               "<grad, v> vs Taylor c1", o, "reverse = Taylor (K = 1)"))
       return o;
 
     // reverse = central finite differences, every element of every input.
@@ -216,12 +217,15 @@ Outcome check(const Program& p) {
             at[i].set(e, x);
             return y;
           };
-          auto stencil = [&](double h) { return (8.0 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12.0 * h); };
+          auto stencil = [&](double h) {
+            return (8.0 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12.0 * h);
+          };
           const double d1 = stencil(1e-3), d2 = stencil(5e-4);
           const double tol = 1e-7 * (1.0 + std::abs(L0) + std::abs(d2)) + 2.0 * std::abs(d1 - d2);
-          if (!close(g[i].at(e), d2, tol,
-                     "d/dx" + std::to_string(i) + "[" + std::to_string(e) + "] reverse vs central differences", o,
-                     "reverse = finite differences"))
+          if (!close(
+                  g[i].at(e), d2, tol,
+                  "d/dx" + std::to_string(i) + "[" + std::to_string(e) + "] reverse vs central differences",
+                  o, "reverse = finite differences"))
             return o;
         }
       }
@@ -242,7 +246,8 @@ Outcome check(const Program& p) {
       for (std::size_t e = 0; e < p.inputs[i].numel(); ++e) {
         vhv += pr.v[i].at(e) * ror[i].at(e);
         if (!close(ror[i].at(e), tor[i][1].at(e), exact_rtol * hscale,
-                   "(Hv)_" + std::to_string(i) + "[" + std::to_string(e) + "] reverse-over-reverse vs Taylor-over-reverse",
+                   "(Hv)_" + std::to_string(i) + "[" + std::to_string(e) +
+                       "] reverse-over-reverse vs Taylor-over-reverse",
                    o, "HVP reverse-over-reverse = Taylor-over-reverse"))
           return o;
       }
@@ -258,7 +263,8 @@ Outcome check(const Program& p) {
       std::vector<Var> xt;
       for (std::size_t i = 0; i < ni; ++i) xt.push_back(p.inputs[i] + t * pr.v[i]);
       Var d = p.eval(xt);
-      if (!close(d.item(), L0, replay_rtol * (1.0 + std::abs(L0)), "f(x + 0 v) vs f(x)", o, "Taylor = nested derivatives"))
+      if (!close(d.item(), L0, replay_rtol * (1.0 + std::abs(L0)), "f(x + 0 v) vs f(x)", o,
+                 "Taylor = nested derivatives"))
         return o;
       double dscale = 1.0 + std::abs(L0), factorial = 1.0;
       std::vector<double> dk{L0};
@@ -271,9 +277,11 @@ Outcome check(const Program& p) {
       for (int k = 1; k <= 4; ++k) {
         factorial *= k;
         const double taylor_k = factorial * c[static_cast<std::size_t>(k)].at(0);
-        if (!close(dk[static_cast<std::size_t>(k)], taylor_k, exact_rtol * dscale + cancel_rtol * M[static_cast<std::size_t>(k)],
-                   "d^" + std::to_string(k) + "/dt^" + std::to_string(k) + " f(x + t v) by nested reverse vs " +
-                       std::to_string(k) + "! c" + std::to_string(k) + " (Taylor)",
+        if (!close(dk[static_cast<std::size_t>(k)], taylor_k,
+                   exact_rtol * dscale + cancel_rtol * M[static_cast<std::size_t>(k)],
+                   "d^" + std::to_string(k) + "/dt^" + std::to_string(k) +
+                       " f(x + t v) by nested reverse vs " + std::to_string(k) + "! c" + std::to_string(k) +
+                       " (Taylor)",
                    o, "Taylor (K = 4) = nested derivatives"))
           return o;
       }
@@ -310,7 +318,8 @@ Outcome check(const Program& p) {
               return o;
             // The recorded gradient graph (gradient_vars) was replayed along: it holds the new gradient.
             if (!close(gvars[i].value().at(e), gR[i].at(e), replay_rtol * grscale * 10,
-                       "replayed recorded gradient " + at + " vs re-recorded gradient", o, "replay = re-recording"))
+                       "replayed recorded gradient " + at + " vs re-recorded gradient", o,
+                       "replay = re-recording"))
               return o;
           }
         }
@@ -386,8 +395,8 @@ TEST_CASE("differential: random programs agree across reverse, forward, Taylor, 
       const Outcome os = check(small);
       const Probe pr = probe_for(small);
       std::ostringstream msg;
-      msg << "differential mismatch: " << o.relation << "\n  " << o.detail << "\nprogram seed " << p.seed << " ("
-          << p.steps.size() << " steps: " << p.summary() << "), shrunk to " << small.steps.size()
+      msg << "differential mismatch: " << o.relation << "\n  " << o.detail << "\nprogram seed " << p.seed
+          << " (" << p.steps.size() << " steps: " << p.summary() << "), shrunk to " << small.steps.size()
           << " steps, where: " << os.detail << "\n"
           << "rerun: JETGRAD_DIFFERENTIAL_SEED=" << p.seed
           << " JETGRAD_DIFFERENTIAL_PROGRAMS=1 JETGRAD_DIFFERENTIAL_RAW=1 jetgrad_tests '[differential]'\n"
@@ -397,9 +406,10 @@ TEST_CASE("differential: random programs agree across reverse, forward, Taylor, 
     }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("differential: %llu programs (%llu steps) checked, %llu redrawn as ill-formed, seed %llu, %.1f s\n",
-              static_cast<unsigned long long>(checked), static_cast<unsigned long long>(steps),
-              static_cast<unsigned long long>(redrawn), static_cast<unsigned long long>(seed), seconds);
+  std::printf(
+      "differential: %llu programs (%llu steps) checked, %llu redrawn as ill-formed, seed %llu, %.1f s\n",
+      static_cast<unsigned long long>(checked), static_cast<unsigned long long>(steps),
+      static_cast<unsigned long long>(redrawn), static_cast<unsigned long long>(seed), seconds);
   // Every op of the table is exercised by the default budget.
   if (programs >= 2000) {
     for (int k = 0; k < kind_count; ++k) {
@@ -431,8 +441,8 @@ TEST_CASE("differential: a failing program shrinks to a small one printed as C++
   CHECK(small.inputs.size() == 1);
   const std::string cpp = small.to_cpp();
   INFO(cpp);
-  CHECK_THAT(cpp, Catch::Contains("Tape tape;") && Catch::Contains("tape.variable(") && Catch::Contains("log(") &&
-                      Catch::Contains("const Var out = sum("));
+  CHECK_THAT(cpp, Catch::Contains("Tape tape;") && Catch::Contains("tape.variable(") &&
+                      Catch::Contains("log(") && Catch::Contains("const Var out = sum("));
 
   // The text of a known program, exactly.
   Program known;

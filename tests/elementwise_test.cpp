@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/tensor_ops.hpp"
 #include "support/reference.hpp"
@@ -37,10 +37,13 @@ std::vector<UnaryCase> unary_cases() {
       {"cosh", [](const Tensor& x) { return cosh(x); }, [](double v) { return std::cosh(v); }, -10, 10},
       {"sqrt", [](const Tensor& x) { return sqrt(x); }, [](double v) { return std::sqrt(v); }, 0, 100},
       {"abs", [](const Tensor& x) { return abs(x); }, [](double v) { return std::fabs(v); }, -5, 5},
-      {"sign", [](const Tensor& x) { return sign(x); }, [](double v) { return double((v > 0) - (v < 0)); }, -5, 5},
-      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, [](double v) { return 1 / (1 + std::exp(-v)); }, -30, 30},
+      {"sign", [](const Tensor& x) { return sign(x); }, [](double v) { return double((v > 0) - (v < 0)); },
+       -5, 5},
+      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, [](double v) { return 1 / (1 + std::exp(-v)); },
+       -30, 30},
       {"relu", [](const Tensor& x) { return relu(x); }, [](double v) { return v > 0 ? v : 0.0; }, -5, 5},
-      {"softplus", [](const Tensor& x) { return softplus(x); }, [](double v) { return std::log1p(std::exp(v)); }, -30, 30},
+      {"softplus", [](const Tensor& x) { return softplus(x); },
+       [](double v) { return std::log1p(std::exp(v)); }, -30, 30},
       {"erf", [](const Tensor& x) { return erf(x); }, [](double v) { return std::erf(v); }, -4, 4},
       {"square", [](const Tensor& x) { return square(x); }, [](double v) { return v * v; }, -5, 5},
       {"reciprocal", [](const Tensor& x) { return reciprocal(x); }, [](double v) { return 1 / v; }, 0.1, 10},
@@ -52,7 +55,8 @@ Shape vec(std::size_t n) { return Shape{n}; }
 }  // namespace
 
 TEST_CASE("unary ops match the scalar reference", "[elementwise]") {
-  const std::vector<Shape> shapes = {Shape{}, vec(1), vec(7), vec(33), vec(1000), Shape{3, 11}, Shape{0}, Shape{2, 0, 3}};
+  const std::vector<Shape> shapes = {Shape{},   vec(1),       vec(7),   vec(33),
+                                     vec(1000), Shape{3, 11}, Shape{0}, Shape{2, 0, 3}};
   for (const auto& c : unary_cases()) {
     for (DType dt : kDTypes) {
       for (const Shape& s : shapes) {
@@ -111,14 +115,16 @@ TEST_CASE("pow with a scalar exponent", "[elementwise]") {
       for (std::size_t n : {1u, 7u, 33u, 1000u}) {
         INFO(ref::name(dt) << " p=" << p << " n=" << n);
         const Tensor x = ref::random(vec(n), dt, 0.1, 3.0, 3);
-        ref::require_close(pow(x, p), ref::unary(x, [p](double v) { return std::pow(v, p); }), ref::tol_for(dt, 2));
+        ref::require_close(pow(x, p), ref::unary(x, [p](double v) { return std::pow(v, p); }),
+                           ref::tol_for(dt, 2));
       }
     }
     // Integer exponents of negative bases.
     const Tensor neg = Tensor::from(Shape{4}, {-2, -1.5, -1, -0.5}, dt);
     for (double p : {2.0, 3.0, 4.0, -1.0, -3.0, 5.0}) {
       INFO(ref::name(dt) << " negative base, p=" << p);
-      ref::require_close(pow(neg, p), ref::unary(neg, [p](double v) { return std::pow(v, p); }), ref::tol_for(dt, 2));
+      ref::require_close(pow(neg, p), ref::unary(neg, [p](double v) { return std::pow(v, p); }),
+                         ref::tol_for(dt, 2));
     }
     CHECK(pow(Tensor(0.0, dt), 0.0).item() == 1.0);
     CHECK(std::isnan(pow(Tensor(-2.0, dt), 0.5).item()));
@@ -135,19 +141,32 @@ struct BinaryCase {
 
 std::vector<BinaryCase> binary_cases() {
   return {
-      {"add", [](const Tensor& a, const Tensor& b) { return a + b; }, [](double x, double y) { return x + y; }, -5, 5},
-      {"sub", [](const Tensor& a, const Tensor& b) { return a - b; }, [](double x, double y) { return x - y; }, -5, 5},
-      {"mul", [](const Tensor& a, const Tensor& b) { return a * b; }, [](double x, double y) { return x * y; }, -5, 5},
-      {"div", [](const Tensor& a, const Tensor& b) { return a / b; }, [](double x, double y) { return x / y; }, 0.5, 5},
-      {"pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); }, [](double x, double y) { return std::pow(x, y); }, 0.2, 3},
-      {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }, [](double x, double y) { return x > y ? x : y; }, -5, 5},
-      {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }, [](double x, double y) { return x < y ? x : y; }, -5, 5},
-      {"less", [](const Tensor& a, const Tensor& b) { return less(a, b); }, [](double x, double y) { return double(x < y); }, -2, 2},
-      {"less_equal", [](const Tensor& a, const Tensor& b) { return less_equal(a, b); }, [](double x, double y) { return double(x <= y); }, -2, 2},
-      {"greater", [](const Tensor& a, const Tensor& b) { return greater(a, b); }, [](double x, double y) { return double(x > y); }, -2, 2},
-      {"greater_equal", [](const Tensor& a, const Tensor& b) { return greater_equal(a, b); }, [](double x, double y) { return double(x >= y); }, -2, 2},
-      {"equal", [](const Tensor& a, const Tensor& b) { return equal(a, b); }, [](double x, double y) { return double(x == y); }, -2, 2},
-      {"not_equal", [](const Tensor& a, const Tensor& b) { return not_equal(a, b); }, [](double x, double y) { return double(x != y); }, -2, 2},
+      {"add", [](const Tensor& a, const Tensor& b) { return a + b; },
+       [](double x, double y) { return x + y; }, -5, 5},
+      {"sub", [](const Tensor& a, const Tensor& b) { return a - b; },
+       [](double x, double y) { return x - y; }, -5, 5},
+      {"mul", [](const Tensor& a, const Tensor& b) { return a * b; },
+       [](double x, double y) { return x * y; }, -5, 5},
+      {"div", [](const Tensor& a, const Tensor& b) { return a / b; },
+       [](double x, double y) { return x / y; }, 0.5, 5},
+      {"pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); },
+       [](double x, double y) { return std::pow(x, y); }, 0.2, 3},
+      {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); },
+       [](double x, double y) { return x > y ? x : y; }, -5, 5},
+      {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); },
+       [](double x, double y) { return x < y ? x : y; }, -5, 5},
+      {"less", [](const Tensor& a, const Tensor& b) { return less(a, b); },
+       [](double x, double y) { return double(x < y); }, -2, 2},
+      {"less_equal", [](const Tensor& a, const Tensor& b) { return less_equal(a, b); },
+       [](double x, double y) { return double(x <= y); }, -2, 2},
+      {"greater", [](const Tensor& a, const Tensor& b) { return greater(a, b); },
+       [](double x, double y) { return double(x > y); }, -2, 2},
+      {"greater_equal", [](const Tensor& a, const Tensor& b) { return greater_equal(a, b); },
+       [](double x, double y) { return double(x >= y); }, -2, 2},
+      {"equal", [](const Tensor& a, const Tensor& b) { return equal(a, b); },
+       [](double x, double y) { return double(x == y); }, -2, 2},
+      {"not_equal", [](const Tensor& a, const Tensor& b) { return not_equal(a, b); },
+       [](double x, double y) { return double(x != y); }, -2, 2},
   };
 }
 
@@ -161,13 +180,26 @@ Tensor grid_random(const Shape& s, DType dt, double lo, double hi, unsigned seed
 
 const std::vector<std::pair<Shape, Shape>>& shape_pairs() {
   static const std::vector<std::pair<Shape, Shape>> p = {
-      {Shape{}, Shape{}},           {vec(1), vec(1)},           {vec(7), vec(7)},
-      {vec(33), vec(33)},           {vec(1000), vec(1000)},     {Shape{3, 1}, Shape{1, 4}},
-      {vec(5), Shape{2, 5}},        {Shape{2, 5}, vec(5)},      {Shape{}, Shape{2, 3}},
-      {Shape{2, 3}, Shape{}},       {vec(1), vec(33)},          {vec(33), vec(1)},
-      {Shape{4, 1, 3}, Shape{5, 1}}, {Shape{37, 33}, vec(33)},   {Shape{33, 1}, Shape{33, 19}},
-      {Shape{2, 0}, Shape{1, 1}},   {Shape{0}, Shape{}},        {Shape{2, 3, 17}, Shape{2, 1, 17}},
-      {Shape{1, 3, 1}, Shape{2, 1, 5}}, {Shape{6, 1, 40}, Shape{6, 3, 40}},
+      {Shape{}, Shape{}},
+      {vec(1), vec(1)},
+      {vec(7), vec(7)},
+      {vec(33), vec(33)},
+      {vec(1000), vec(1000)},
+      {Shape{3, 1}, Shape{1, 4}},
+      {vec(5), Shape{2, 5}},
+      {Shape{2, 5}, vec(5)},
+      {Shape{}, Shape{2, 3}},
+      {Shape{2, 3}, Shape{}},
+      {vec(1), vec(33)},
+      {vec(33), vec(1)},
+      {Shape{4, 1, 3}, Shape{5, 1}},
+      {Shape{37, 33}, vec(33)},
+      {Shape{33, 1}, Shape{33, 19}},
+      {Shape{2, 0}, Shape{1, 1}},
+      {Shape{0}, Shape{}},
+      {Shape{2, 3, 17}, Shape{2, 1, 17}},
+      {Shape{1, 3, 1}, Shape{2, 1, 5}},
+      {Shape{6, 1, 40}, Shape{6, 3, 40}},
   };
   return p;
 }
@@ -175,8 +207,8 @@ const std::vector<std::pair<Shape, Shape>>& shape_pairs() {
 
 TEST_CASE("binary ops match the broadcasting reference", "[elementwise]") {
   for (const auto& c : binary_cases()) {
-    const bool coarse = c.name.find("equal") != std::string::npos || c.name == "less" || c.name == "greater" ||
-                        c.name == "maximum" || c.name == "minimum";
+    const bool coarse = c.name.find("equal") != std::string::npos || c.name == "less" ||
+                        c.name == "greater" || c.name == "maximum" || c.name == "minimum";
     for (DType dt : kDTypes) {
       for (const auto& [sa, sb] : shape_pairs()) {
         INFO(c.name << " " << ref::name(dt) << " " << sa.str() << " x " << sb.str());
@@ -219,7 +251,8 @@ TEST_CASE("binary ops propagate NaN", "[elementwise]") {
     CHECK(not_equal(many, many).at(0) == 1.0);
     CHECK(equal(many, many).at(17) == 0.0);
     CHECK(less(many, many).at(17) == 0.0);
-    CHECK(where(many, Tensor::ones(Shape{40}, dt), Tensor::zeros(Shape{40}, dt)).at(20) == 1.0);  // NaN is nonzero
+    CHECK(where(many, Tensor::ones(Shape{40}, dt), Tensor::zeros(Shape{40}, dt)).at(20) ==
+          1.0);  // NaN is nonzero
   }
 }
 
@@ -247,10 +280,10 @@ TEST_CASE("scalar overloads keep the tensor's dtype", "[elementwise]") {
 TEST_CASE("operator+= broadcasts b into a", "[elementwise]") {
   for (DType dt : kDTypes) {
     for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{Shape{3, 4}, Shape{4}},
-                                                                    {Shape{3, 4}, Shape{3, 1}},
-                                                                    {Shape{33}, Shape{}},
-                                                                    {Shape{1000}, Shape{1000}},
-                                                                    {Shape{2, 3, 5}, Shape{3, 1}}}) {
+                                                                     {Shape{3, 4}, Shape{3, 1}},
+                                                                     {Shape{33}, Shape{}},
+                                                                     {Shape{1000}, Shape{1000}},
+                                                                     {Shape{2, 3, 5}, Shape{3, 1}}}) {
       INFO(ref::name(dt) << " " << sa.str() << " += " << sb.str());
       Tensor a = ref::random(sa, dt, -2, 2, 1);
       const Tensor b = ref::random(sb, dt, -2, 2, 2);
@@ -276,14 +309,16 @@ TEST_CASE("where broadcasts cond, a and b together", "[elementwise]") {
     struct C {
       Shape c, a, b;
     };
-    for (const C& s : {C{Shape{3, 1}, Shape{1, 4}, Shape{}}, C{vec(33), vec(33), vec(33)}, C{vec(1000), vec(1000), vec(1)},
-                       C{Shape{2, 3}, Shape{3}, Shape{2, 1}}, C{Shape{}, vec(7), vec(7)}, C{Shape{0}, Shape{}, Shape{}}}) {
+    for (const C& s :
+         {C{Shape{3, 1}, Shape{1, 4}, Shape{}}, C{vec(33), vec(33), vec(33)}, C{vec(1000), vec(1000), vec(1)},
+          C{Shape{2, 3}, Shape{3}, Shape{2, 1}}, C{Shape{}, vec(7), vec(7)}, C{Shape{0}, Shape{}, Shape{}}}) {
       INFO(ref::name(dt) << " " << s.c.str() << " " << s.a.str() << " " << s.b.str());
       Tensor cond = ref::random(s.c, dt, -1, 1, 4);
       for (std::size_t i = 0; i < cond.numel(); ++i) cond.set(i, cond.at(i) > 0 ? 2.0 : 0.0);
       const Tensor a = ref::random(s.a, dt, -5, 5, 5);
       const Tensor b = ref::random(s.b, dt, -5, 5, 6);
-      const Tensor expected = ref::ternary(cond, a, b, [](double c, double x, double y) { return c != 0 ? x : y; });
+      const Tensor expected =
+          ref::ternary(cond, a, b, [](double c, double x, double y) { return c != 0 ? x : y; });
       ref::require_close(where(cond, a, b), expected, ref::tol_for(dt));
       // cond of the other dtype is accepted.
       const Tensor cond2 = cond.to(dt == DType::f32 ? DType::f64 : DType::f32);
@@ -297,7 +332,8 @@ TEST_CASE("clamp", "[elementwise]") {
   for (DType dt : kDTypes) {
     for (std::size_t n : {1u, 7u, 33u, 1000u}) {
       const Tensor x = ref::random(vec(n), dt, -3, 3, 9);
-      ref::require_close(clamp(x, -1, 0.5), ref::unary(x, [](double v) { return std::min(std::max(v, -1.0), 0.5); }),
+      ref::require_close(clamp(x, -1, 0.5),
+                         ref::unary(x, [](double v) { return std::min(std::max(v, -1.0), 0.5); }),
                          ref::tol_for(dt));
     }
     CHECK(std::isnan(clamp(Tensor(std::nan(""), dt), 0, 1).item()));

@@ -1,13 +1,12 @@
 // The functional API (autodiff/functional.hpp): the contract snippet of DESIGN.md for float and
 // double, Hessians / HVPs / Jacobians against central differences, value_and_grad, several
 // inputs, and the errors.
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <numbers>
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
 #include <xtensor/xarray.hpp>
 
 #include "autodiff/autodiff.hpp"
@@ -19,7 +18,9 @@ using gc::AllClose;
 
 namespace {
 
-Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) { return gc::random_tensor(s, lo, hi, seed); }
+Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) {
+  return gc::random_tensor(s, lo, hi, seed);
+}
 
 template <class E, class F>
 std::string message_of(F&& f) {
@@ -74,7 +75,8 @@ Tensor fd_jacobian(const UnaryFn& f, const Tensor& x, double h = 1e-6) {
 
 // ---- the contract --------------------------------------------------------------------------------
 
-TEMPLATE_TEST_CASE("functional: the DESIGN.md contract compiles and runs", "[functional][contract]", float, double) {
+TEMPLATE_TEST_CASE("functional: the DESIGN.md contract compiles and runs", "[functional][contract]", float,
+                   double) {
   using T = TestType;
   const xt::xarray<T> xa = {T(0.3), T(-0.8), T(1.1), T(0.05)};
   const xt::xarray<T> va = {T(1.0), T(0.5), T(-2.0), T(0.25)};
@@ -85,11 +87,11 @@ TEMPLATE_TEST_CASE("functional: the DESIGN.md contract compiles and runs", "[fun
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow"
   auto f = [](const Var& x) { return sum(sin(x) * exp(x)); };
-  Tensor g  = grad(f, x);                 // reverse mode
-  auto [y, t] = jvp(f, x, v);             // forward mode: f(x), J v
-  Tensor hv = hvp(f, x, v);               // exact Hessian-vector product
-  Tensor H  = hessian(f, x);              // dense Hessian
-  std::vector<Tensor> c = taylor(f, x, v, K); // c[k] = (1/k!) d^k/dt^k f(x + t v) at t = 0, k = 0..K
+  Tensor g = grad(f, x);                       // reverse mode
+  auto [y, t] = jvp(f, x, v);                  // forward mode: f(x), J v
+  Tensor hv = hvp(f, x, v);                    // exact Hessian-vector product
+  Tensor H = hessian(f, x);                    // dense Hessian
+  std::vector<Tensor> c = taylor(f, x, v, K);  // c[k] = (1/k!) d^k/dt^k f(x + t v) at t = 0, k = 0..K
 #pragma GCC diagnostic pop
   // ---- end of the snippet ----
 
@@ -118,7 +120,8 @@ TEMPLATE_TEST_CASE("functional: the DESIGN.md contract compiles and runs", "[fun
     hv_ref.set(i, H_ref.at(i * 4 + i) * vi);
     for (int k = 0; k <= K; ++k) {
       c_ref[static_cast<std::size_t>(k)] += std::pow(std::sqrt(2.0), k) * std::exp(xi) *
-                                            std::sin(xi + k * std::numbers::pi / 4) * std::pow(vi, k) / factorial(k);
+                                            std::sin(xi + k * std::numbers::pi / 4) * std::pow(vi, k) /
+                                            factorial(k);
     }
   }
   CHECK_THAT(g.to(DType::f64), AllClose(g_ref, rtol, atol));
@@ -129,7 +132,8 @@ TEMPLATE_TEST_CASE("functional: the DESIGN.md contract compiles and runs", "[fun
   for (int k = 0; k <= K; ++k) {
     INFO("taylor coefficient " << k);
     CHECK(c[static_cast<std::size_t>(k)].dtype() == dt);
-    CHECK(c[static_cast<std::size_t>(k)].item() == Approx(c_ref[static_cast<std::size_t>(k)]).epsilon(rtol * 10).margin(atol * 10));
+    CHECK(c[static_cast<std::size_t>(k)].item() ==
+          Approx(c_ref[static_cast<std::size_t>(k)]).epsilon(rtol * 10).margin(atol * 10));
   }
   // .array<T>() hands an xarray back.
   const xt::xarray<T> back = g.template array<T>();
@@ -144,7 +148,8 @@ TEMPLATE_TEST_CASE("functional: the DESIGN.md contract compiles and runs", "[fun
 
 // ---- second order against finite differences -----------------------------------------------------
 
-TEST_CASE("functional: hessian and hvp (both methods) against central differences of grad", "[functional][hessian]") {
+TEST_CASE("functional: hessian and hvp (both methods) against central differences of grad",
+          "[functional][hessian]") {
   const Tensor A = rnd(Shape{3, 4}, -1, 1, 1);
   const Tensor W = rnd(Shape{2, 3}, -1, 1, 2);
   struct Fn {
@@ -154,14 +159,18 @@ TEST_CASE("functional: hessian and hvp (both methods) against central difference
   };
   const std::vector<Fn> fns = {
       {"sin exp", [](const Var& x) { return sum(sin(x) * exp(x)); }, rnd(Shape{4}, -1, 1, 3)},
-      {"logsumexp + cubic", [](const Var& x) { return logsumexp(x) + sum(x * x * x) / 3.0; }, rnd(Shape{5}, -1, 1, 4)},
-      {"tanh(A x)", [A](const Var& x) { return sum(tanh(matmul(A, x)) * tanh(matmul(A, x))); }, rnd(Shape{4}, -1, 1, 5)},
+      {"logsumexp + cubic", [](const Var& x) { return logsumexp(x) + sum(x * x * x) / 3.0; },
+       rnd(Shape{5}, -1, 1, 4)},
+      {"tanh(A x)", [A](const Var& x) { return sum(tanh(matmul(A, x)) * tanh(matmul(A, x))); },
+       rnd(Shape{4}, -1, 1, 5)},
       {"softmax 2-D", [W](const Var& x) { return sum(softmax(x, 1) * W) + sum(log(sigmoid(x))); },
        rnd(Shape{2, 3}, -1, 1, 6)},
-      {"coupled", [](const Var& x) {
+      {"coupled",
+       [](const Var& x) {
          const Var a = slice(x, 0, 0, 2), b = slice(x, 0, 1, 3);
          return sum(pow(a * a + 1.0, b)) + prod(x) + sum(sqrt(x * x + 1.0) / (x + 3.0)) + max(x * x);
-       }, rnd(Shape{3}, 0.2, 1.2, 7)},
+       },
+       rnd(Shape{3}, 0.2, 1.2, 7)},
       {"0-d", [](const Var& x) { return exp(x) * cos(x * x); }, rnd(Shape{}, -1, 1, 8)},
   };
   for (const Fn& fn : fns) {
@@ -226,8 +235,10 @@ TEST_CASE("functional: jacobian, forward path (n < m) and reverse path (n >= m)"
     CHECK_THAT(J, AllClose(fd_jacobian(f, x), 1e-6, 1e-8));
   }
   SECTION("both paths agree on the same function, in either direction") {
-    const UnaryFn up = [](const Var& x) { return concat({x * x, sin(x), x * 2.0}, 0); };   // R^3 -> R^9
-    const UnaryFn down = [](const Var& x) { return sum(reshape(x, Shape{3, 3}) * reshape(x, Shape{3, 3}), 1); };
+    const UnaryFn up = [](const Var& x) { return concat({x * x, sin(x), x * 2.0}, 0); };  // R^3 -> R^9
+    const UnaryFn down = [](const Var& x) {
+      return sum(reshape(x, Shape{3, 3}) * reshape(x, Shape{3, 3}), 1);
+    };
     const Tensor x3 = rnd(Shape{3}, -1, 1, 14), x9 = rnd(Shape{9}, -1, 1, 15);
     CHECK_THAT(jacobian(up, x3), AllClose(fd_jacobian(up, x3), 1e-6, 1e-8));
     CHECK_THAT(jacobian(down, x9), AllClose(fd_jacobian(down, x9), 1e-6, 1e-8));
@@ -295,9 +306,8 @@ TEST_CASE("functional: errors name what was expected and what came", "[functiona
   CHECK_THROWS_AS(jvp(f, x, Tensor::ones(Shape{2, 3}, DType::f32)), DTypeError);
   CHECK_THROWS_AS(vjp(non_scalar, x, Tensor::ones(Shape{3})), ShapeError);
   // A shape error inside f comes out as the op's own error.
-  CHECK_THAT(message_of<ShapeError>([&] {
-               (void)grad([](const Var& v) { return sum(v + Tensor::ones(Shape{4})); }, x);
-             }),
+  CHECK_THAT(message_of<ShapeError>(
+                 [&] { (void)grad([](const Var& v) { return sum(v + Tensor::ones(Shape{4})); }, x); }),
              Contains("(2, 3)") && Contains("(4,)"));
 }
 

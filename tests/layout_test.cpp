@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/tensor_ops.hpp"
 #include "support/reference.hpp"
@@ -87,7 +87,8 @@ TEST_CASE("transpose rejects invalid permutations", "[layout]") {
   CHECK_THROWS_AS(transpose(x, {0, 1}), ShapeError);
   CHECK_THROWS_AS(transpose(x, {0, 1, 1}), ShapeError);
   CHECK_THROWS_AS(transpose(x, {0, 1, 3}), ShapeError);
-  CHECK_THROWS_WITH(transpose(x, {0, 0, 2}), Contains("(0, 0, 2)") && Contains("(2, 3, 4)") && Contains("twice"));
+  CHECK_THROWS_WITH(transpose(x, {0, 0, 2}),
+                    Contains("(0, 0, 2)") && Contains("(2, 3, 4)") && Contains("twice"));
   CHECK_THROWS_WITH(transpose(x, {0, 1, 5}), Contains("axis 5") && Contains("out of range"));
   CHECK_THROWS_WITH(transpose(x, {1, 0}), Contains("2 entries") && Contains("rank 3"));
 }
@@ -97,9 +98,10 @@ TEST_CASE("broadcast_to and its adjoint sum_to", "[layout]") {
     struct C {
       Shape from, to;
     };
-    for (const C& c : {C{Shape{3}, Shape{2, 3}}, C{Shape{3, 1}, Shape{3, 4}}, C{Shape{}, Shape{2, 2}},
-                       C{Shape{1, 4, 1}, Shape{2, 3, 4, 5}}, C{Shape{33}, Shape{7, 33}}, C{Shape{2, 3}, Shape{2, 3}},
-                       C{Shape{1}, Shape{0}}, C{Shape{5, 1, 7}, Shape{5, 3, 7}}}) {
+    for (const C& c :
+         {C{Shape{3}, Shape{2, 3}}, C{Shape{3, 1}, Shape{3, 4}}, C{Shape{}, Shape{2, 2}},
+          C{Shape{1, 4, 1}, Shape{2, 3, 4, 5}}, C{Shape{33}, Shape{7, 33}}, C{Shape{2, 3}, Shape{2, 3}},
+          C{Shape{1}, Shape{0}}, C{Shape{5, 1, 7}, Shape{5, 3, 7}}}) {
       INFO(ref::name(dt) << " " << c.from.str() << " -> " << c.to.str());
       const Tensor x = ref::random(c.from, dt, -2, 2, 71);
       const Tensor b = broadcast_to(x, c.to);
@@ -123,7 +125,8 @@ TEST_CASE("broadcast_to and its adjoint sum_to", "[layout]") {
       CHECK(dot(b, y) == Approx(dot(x, st)).epsilon(dt == DType::f32 ? 1e-4 : 1e-12).margin(1e-5));
     }
     CHECK_THROWS_AS(broadcast_to(Tensor(dt, Shape{3}), Shape{2, 4}), ShapeError);
-    CHECK_THROWS_WITH(broadcast_to(Tensor(dt, Shape{3}), Shape{2, 4}), Contains("(3,)") && Contains("(2, 4)"));
+    CHECK_THROWS_WITH(broadcast_to(Tensor(dt, Shape{3}), Shape{2, 4}),
+                      Contains("(3,)") && Contains("(2, 4)"));
     CHECK_THROWS_AS(broadcast_to(Tensor(dt, Shape{2, 3}), Shape{3}), ShapeError);
     CHECK_THROWS_AS(broadcast_to(Tensor(dt, Shape{2, 1}), Shape{2}), ShapeError);
     CHECK_THROWS_WITH(sum_to(Tensor(dt, Shape{2, 3}), Shape{4}), Contains("(2, 3)") && Contains("(4,)"));
@@ -139,15 +142,17 @@ TEST_CASE("slice and unslice follow Python's clipping", "[layout]") {
   for (DType dt : kDTypes) {
     const Shape s{4, 9, 3};
     const Tensor x = ref::random(s, dt, -1, 1, 81);
-    for (const C& c : {C{1, 0, 9, 1}, C{1, 2, 7, 1}, C{1, 1, 9, 3}, C{1, -3, 100, 1}, C{0, -100, 2, 1}, C{2, 0, 3, 2},
-                       C{-1, 1, 2, 1}, C{1, 5, 2, 1}, C{1, 0, 9, 20}, C{0, 3, -1, 1}, C{1, -1, 9, 1}}) {
+    for (const C& c :
+         {C{1, 0, 9, 1}, C{1, 2, 7, 1}, C{1, 1, 9, 3}, C{1, -3, 100, 1}, C{0, -100, 2, 1}, C{2, 0, 3, 2},
+          C{-1, 1, 2, 1}, C{1, 5, 2, 1}, C{1, 0, 9, 20}, C{0, 3, -1, 1}, C{1, -1, 9, 1}}) {
       INFO(ref::name(dt) << " axis " << c.axis << " [" << c.start << ":" << c.stop << ":" << c.step << "]");
       const std::size_t ax = static_cast<std::size_t>(c.axis < 0 ? c.axis + 3 : c.axis);
       // Python's range of selected positions, by brute force over all positions.
       const auto n = static_cast<std::ptrdiff_t>(s[static_cast<int>(ax)]);
       auto norm = [&](std::ptrdiff_t v) { return std::clamp<std::ptrdiff_t>(v < 0 ? v + n : v, 0, n); };
       std::vector<std::size_t> pos;
-      for (std::ptrdiff_t p = norm(c.start); p < norm(c.stop); p += c.step) pos.push_back(static_cast<std::size_t>(p));
+      for (std::ptrdiff_t p = norm(c.start); p < norm(c.stop); p += c.step)
+        pos.push_back(static_cast<std::size_t>(p));
       auto od = s.to_vector();
       od[ax] = pos.size();
       Tensor expected(DType::f64, Shape(od));
@@ -171,7 +176,8 @@ TEST_CASE("slice and unslice follow Python's clipping", "[layout]") {
     CHECK_THROWS_WITH(slice(x, 1, 0, 5, -1), Contains("step") && Contains("-1"));
     CHECK_THROWS_AS(slice(x, 3, 0, 1), ShapeError);
     CHECK_THROWS_AS(unslice(Tensor(dt, Shape{4, 2, 3}), s, 1, 0, 3), ShapeError);
-    CHECK_THROWS_WITH(unslice(Tensor(dt, Shape{4, 2, 3}), s, 1, 0, 3), Contains("(4, 2, 3)") && Contains("(4, 9, 3)"));
+    CHECK_THROWS_WITH(unslice(Tensor(dt, Shape{4, 2, 3}), s, 1, 0, 3),
+                      Contains("(4, 2, 3)") && Contains("(4, 9, 3)"));
   }
 }
 
@@ -258,7 +264,8 @@ TEST_CASE("gather and scatter_add (np.take semantics)", "[layout]") {
     const std::vector<std::size_t> bad = {1, 7};
     CHECK_THROWS_AS(gather(x, bad, 1), ValueError);
     CHECK_THROWS_WITH(gather(x, bad, 1), Contains("index 7") && Contains("extent 5"));
-    CHECK_THROWS_WITH(scatter_add(Tensor(dt, Shape{3, 2, 4}), bad, 1, s), Contains("index 7") && Contains("extent 5"));
+    CHECK_THROWS_WITH(scatter_add(Tensor(dt, Shape{3, 2, 4}), bad, 1, s),
+                      Contains("index 7") && Contains("extent 5"));
     CHECK_THROWS_AS(scatter_add(Tensor(dt, Shape{3, 3, 4}), bad, 1, s), ShapeError);
     CHECK_THROWS_AS(gather(x, bad, 3), ShapeError);
   }

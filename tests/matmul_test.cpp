@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/tensor_ops.hpp"
 #include "support/reference.hpp"
@@ -104,5 +104,6 @@ TEST_CASE("matmul errors name both shapes", "[matmul]") {
   CHECK_THROWS_WITH(matmul(Tensor(DType::f64, Shape{2, 3, 4}), Tensor(DType::f64, Shape{3, 4, 5})),
                     Contains("(2, 3, 4)") && Contains("(3, 4, 5)") && Contains("batch"));
   CHECK_THROWS_AS(matmul(Tensor(2.0), a), ShapeError);
-  CHECK_THROWS_WITH(matmul(a, Tensor(DType::f32, Shape{3, 2})), "matmul: dtype mismatch: float64 and float32");
+  CHECK_THROWS_WITH(matmul(a, Tensor(DType::f32, Shape{3, 2})),
+                    "matmul: dtype mismatch: float64 and float32");
 }

@@ -1,13 +1,13 @@
 // Conv2d, MaxPool2d, AvgPool2d, Flatten: PyTorch's numbers (tests/reference/conv_reference.hpp),
 // gradcheck in double with stride/padding/dilation variants, and Taylor-over-reverse HVPs through
 // a small CNN equal to reverse-over-reverse.
-#include <catch2/catch.hpp>
-
 #include <chrono>
 #include <functional>
 #include <span>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/autodiff.hpp"
 #include "nn/conv.hpp"
@@ -47,11 +47,11 @@ Tensor from_ptr(const double* p, std::size_t n, const Shape& s) {
   return t;
 }
 
-#define CONV_REF(name, opts)                                                                                  \
-  ConvRef {                                                                                                   \
-    conv_ref::name##_x, conv_ref::name##_w, conv_ref::name##_b, opts, conv_ref::name##_out, conv_ref::name##_dx, \
-        conv_ref::name##_dw, conv_ref::name##_db, std::size(conv_ref::name##_out), std::size(conv_ref::name##_dx), \
-        std::size(conv_ref::name##_dw), std::size(conv_ref::name##_db)                                        \
+#define CONV_REF(name, opts)                                                                            \
+  ConvRef {                                                                                             \
+    conv_ref::name##_x, conv_ref::name##_w, conv_ref::name##_b, opts, conv_ref::name##_out,             \
+        conv_ref::name##_dx, conv_ref::name##_dw, conv_ref::name##_db, std::size(conv_ref::name##_out), \
+        std::size(conv_ref::name##_dx), std::size(conv_ref::name##_dw), std::size(conv_ref::name##_db)  \
   }
 
 nn::Conv2dOptions f64(const nn::Conv2dOptions& options) {
@@ -66,7 +66,8 @@ TEST_CASE("Conv2d: forward and gradients equal PyTorch's conv2d", "[nn][conv]") 
   const std::vector<std::pair<std::string, ConvRef>> cases = {
       {"plain", CONV_REF(conv_plain, f64({}))},
       {"stride 2x1, padding 1x2", CONV_REF(conv_strided, f64({.stride = {2, 1}, .padding = {1, 2}}))},
-      {"stride 1x2, padding 2x1, dilation 2", CONV_REF(conv_dilated, f64({.stride = {1, 2}, .padding = {2, 1}, .dilation = 2}))},
+      {"stride 1x2, padding 2x1, dilation 2",
+       CONV_REF(conv_dilated, f64({.stride = {1, 2}, .padding = {2, 1}, .dilation = 2}))},
   };
   for (const auto& [label, c] : cases) {
     SECTION(label) {
@@ -97,17 +98,21 @@ TEST_CASE("MaxPool2d / AvgPool2d: forward and gradients equal PyTorch's", "[nn][
     const double *out, *dx;
     std::size_t out_n, dx_n;
   };
-#define POOL_REF(name, label, ...)                                                                        \
-  PoolRef {                                                                                               \
-    label, [] { return std::shared_ptr<nn::Module>(__VA_ARGS__); }, conv_ref::name##_x, conv_ref::name##_out, \
-        conv_ref::name##_dx, std::size(conv_ref::name##_out), std::size(conv_ref::name##_dx)             \
+#define POOL_REF(name, label, ...)                                                      \
+  PoolRef {                                                                             \
+    label, [] { return std::shared_ptr<nn::Module>(__VA_ARGS__); }, conv_ref::name##_x, \
+        conv_ref::name##_out, conv_ref::name##_dx, std::size(conv_ref::name##_out),     \
+        std::size(conv_ref::name##_dx)                                                  \
   }
   const std::vector<PoolRef> cases = {
       POOL_REF(maxpool_k2, "max 2x2", new nn::MaxPool2d(2)),
-      POOL_REF(maxpool_k3s2p1, "max 3x3 stride 2 padding 1", new nn::MaxPool2d(3, {.stride = 2, .padding = 1})),
-      POOL_REF(maxpool_rect, "max 2x3 stride 1x2 padding 1", new nn::MaxPool2d({2, 3}, {.stride = {1, 2}, .padding = 1})),
+      POOL_REF(maxpool_k3s2p1, "max 3x3 stride 2 padding 1",
+               new nn::MaxPool2d(3, {.stride = 2, .padding = 1})),
+      POOL_REF(maxpool_rect, "max 2x3 stride 1x2 padding 1",
+               new nn::MaxPool2d({2, 3}, {.stride = {1, 2}, .padding = 1})),
       POOL_REF(avgpool_k2, "avg 2x2", new nn::AvgPool2d(2)),
-      POOL_REF(avgpool_k3s2p1, "avg 3x3 stride 2 padding 1", new nn::AvgPool2d(3, {.stride = 2, .padding = 1})),
+      POOL_REF(avgpool_k3s2p1, "avg 3x3 stride 2 padding 1",
+               new nn::AvgPool2d(3, {.stride = 2, .padding = 1})),
       POOL_REF(avgpool_k3s2p1_nopad, "avg 3x3 stride 2 padding 1, count_include_pad false",
                new nn::AvgPool2d(3, {.stride = 2, .padding = 1, .count_include_pad = false})),
   };
@@ -137,7 +142,12 @@ TEST_CASE("Conv2d: gradcheck in double w.r.t. input, weight and bias", "[nn][con
   const std::vector<Variant> variants = {
       {"3x3", 2, 3, 3, f64({}), Shape{2, 2, 5, 5}},
       {"3x3 stride 2 padding 1", 2, 3, 3, f64({.stride = 2, .padding = 1}), Shape{2, 2, 6, 5}},
-      {"2x3 stride 1x2 padding 2x1", 3, 2, {2, 3}, f64({.stride = {1, 2}, .padding = {2, 1}}), Shape{1, 3, 4, 6}},
+      {"2x3 stride 1x2 padding 2x1",
+       3,
+       2,
+       {2, 3},
+       f64({.stride = {1, 2}, .padding = {2, 1}}),
+       Shape{1, 3, 4, 6}},
       {"3x3 dilation 2 padding 2", 2, 2, 3, f64({.padding = 2, .dilation = 2}), Shape{2, 2, 5, 4}},
       {"1x1 no bias", 3, 4, 1, f64({.bias = false}), Shape{2, 3, 3, 3}},
   };
@@ -161,7 +171,10 @@ TEST_CASE("Conv2d: gradcheck in double w.r.t. input, weight and bias", "[nn][con
 TEST_CASE("MaxPool2d / AvgPool2d / Flatten: gradcheck in double", "[nn][conv][gradcheck]") {
   // Distinct values, so no finite-difference step crosses a tie of the max.
   const Tensor x = gc::distinct_tensor(Shape{2, 2, 7, 6}, -2, 2, 5);
-  SECTION("max 2x2") { nn::MaxPool2d p(2); gc::require_gradcheck([&](const Var& v) { return p(v); }, x); }
+  SECTION("max 2x2") {
+    nn::MaxPool2d p(2);
+    gc::require_gradcheck([&](const Var& v) { return p(v); }, x);
+  }
   SECTION("max 3x3 stride 2 padding 1") {
     nn::MaxPool2d p(3, {.stride = 2, .padding = 1});
     gc::require_gradcheck([&](const Var& v) { return p(v); }, x);
@@ -170,7 +183,10 @@ TEST_CASE("MaxPool2d / AvgPool2d / Flatten: gradcheck in double", "[nn][conv][gr
     nn::MaxPool2d p({3, 2}, {.stride = 1});
     gc::require_gradcheck([&](const Var& v) { return p(v); }, x);
   }
-  SECTION("avg 2x2") { nn::AvgPool2d p(2); gc::require_gradcheck([&](const Var& v) { return p(v); }, x); }
+  SECTION("avg 2x2") {
+    nn::AvgPool2d p(2);
+    gc::require_gradcheck([&](const Var& v) { return p(v); }, x);
+  }
   SECTION("avg 3x3 stride 2 padding 1, both divisors") {
     nn::AvgPool2d p(3, {.stride = 2, .padding = 1});
     gc::require_gradcheck([&](const Var& v) { return p(v); }, x);
@@ -211,7 +227,9 @@ struct SmallCnn {
   Tensor fc_b = gc::random_tensor(Shape{3}, -0.2, 0.2, 32);
   Tensor target = Tensor::from(Shape{2, 3}, {1, 0, 0, 0, 0, 1});
 
-  std::vector<Tensor> parts() { return {c1.weight().value, c1.bias()->value, c2.weight().value, c2.bias()->value, fc_w, fc_b}; }
+  std::vector<Tensor> parts() {
+    return {c1.weight().value, c1.bias()->value, c2.weight().value, c2.bias()->value, fc_w, fc_b};
+  }
 
   Tensor theta() {
     std::vector<Tensor> flat;
@@ -258,13 +276,15 @@ TEST_CASE("small CNN: Taylor-over-reverse HVP equals reverse-over-reverse", "[nn
     CHECK_THAT(hv_taylor, AllClose(hv_rr, 0, 1e-10));
     CHECK(max_abs_diff(hv_rr, Tensor::zeros(hv_rr.shape())) > 1e-3);  // a real test: H v is not zero
     // ... and both equal the central difference of the gradient (independent of either sweep).
-    const Tensor hv_fd = gc::directional_difference([&](const Tensor& t) { return grad(f, t); }, theta, v, 1e-5);
+    const Tensor hv_fd =
+        gc::directional_difference([&](const Tensor& t) { return grad(f, t); }, theta, v, 1e-5);
     CHECK_THAT(hv_rr, AllClose(hv_fd, 1e-5, 1e-6));
   }
   SECTION("w.r.t. the input image") {
     const UnaryFn f = [&](const Var& x) {
       Tape& t = *x.tape();
-      for (nn::Parameter* p : {&net.c1.weight(), net.c1.bias(), &net.c2.weight(), net.c2.bias()}) p->bind(t.constant(p->value));
+      for (nn::Parameter* p : {&net.c1.weight(), net.c1.bias(), &net.c2.weight(), net.c2.bias()})
+        p->bind(t.constant(p->value));
       return net.loss(x, t.constant(net.fc_w), t.constant(net.fc_b));
     };
     const Tensor v = gc::random_tensor(image.shape(), -1, 1, 43);
@@ -280,7 +300,8 @@ TEST_CASE("small CNN: Taylor-over-reverse HVP equals reverse-over-reverse", "[nn
     const auto c = grad_taylor(f, theta, v, 2);
     REQUIRE(c.size() == 3);
     CHECK_THAT(c[1], AllClose(hvp(f, theta, v, HvpMethod::reverse_over_reverse), 0, 1e-10));
-    const Tensor d3 = gc::directional_difference([&](const Tensor& t) { return hvp(f, t, v); }, theta, v, 1e-5);
+    const Tensor d3 =
+        gc::directional_difference([&](const Tensor& t) { return hvp(f, t, v); }, theta, v, 1e-5);
     CHECK_THAT(c[2] * 2.0, AllClose(d3, 1e-5, 1e-6));
   }
 }
@@ -289,25 +310,37 @@ TEST_CASE("Conv2d / pooling: shape errors name the expected and received shapes"
   Generator gen(0);
   nn::Conv2d conv(3, 8, 3, gen);
   Tape tape;
-  const std::string wrong_channels =
-      message_of<ShapeError>([&] { conv(tape.constant(Tensor::zeros(Shape{2, 4, 5, 5}, DType::f32))); });
-  CHECK_THAT(wrong_channels, Contains("Conv2d(3, 8") && Contains("(N, 3, H, W)") && Contains("(2, 4, 5, 5)") &&
-                                 Contains("4 channels"));
-  CHECK_THAT(message_of<ShapeError>([&] { conv(tape.constant(Tensor::zeros(Shape{3, 5, 5}, DType::f32))); }),
+  const std::string wrong_channels = message_of<ShapeError>([&] {
+    conv(tape.constant(Tensor::zeros(Shape{2, 4, 5, 5}, DType::f32)));
+  });
+  CHECK_THAT(wrong_channels, Contains("Conv2d(3, 8") && Contains("(N, 3, H, W)") &&
+                                 Contains("(2, 4, 5, 5)") && Contains("4 channels"));
+  CHECK_THAT(message_of<ShapeError>([&] {
+               conv(tape.constant(Tensor::zeros(Shape{3, 5, 5}, DType::f32)));
+             }),
              Contains("(N, 3, H, W)") && Contains("(3, 5, 5)"));
-  CHECK_THAT(message_of<ShapeError>([&] { conv(tape.constant(Tensor::zeros(Shape{1, 3, 2, 5}, DType::f32))); }),
+  CHECK_THAT(message_of<ShapeError>([&] {
+               conv(tape.constant(Tensor::zeros(Shape{1, 3, 2, 5}, DType::f32)));
+             }),
              Contains("2x5") && Contains("3x3"));
-  CHECK_THAT(message_of<DTypeError>([&] { conv(tape.constant(Tensor::zeros(Shape{1, 3, 5, 5}))); }),
+  CHECK_THAT(message_of<DTypeError>([&] {
+               conv(tape.constant(Tensor::zeros(Shape{1, 3, 5, 5})));
+             }),
              Contains("float64") && Contains("float32"));
   nn::MaxPool2d pool(2);
-  CHECK_THAT(message_of<ShapeError>([&] { pool(tape.constant(Tensor::zeros(Shape{4, 5}))); }),
+  CHECK_THAT(message_of<ShapeError>([&] {
+               pool(tape.constant(Tensor::zeros(Shape{4, 5})));
+             }),
              Contains("MaxPool2d") && Contains("(N, C, H, W)") && Contains("(4, 5)"));
   CHECK_THAT(message_of<ValueError>([] { nn::AvgPool2d(2, {.padding = 2}); }), Contains("half the kernel"));
-  CHECK_THAT(message_of<ShapeError>([&] { nn::Flatten(3)(tape.constant(Tensor::zeros(Shape{4, 5}))); }),
+  CHECK_THAT(message_of<ShapeError>([&] {
+               nn::Flatten(3)(tape.constant(Tensor::zeros(Shape{4, 5})));
+             }),
              Contains("(4, 5)"));
 }
 
-TEST_CASE("Conv2d: PyTorch's default initialization bounds, float32, and a cached window table", "[nn][conv]") {
+TEST_CASE("Conv2d: PyTorch's default initialization bounds, float32, and a cached window table",
+          "[nn][conv]") {
   Generator gen(5);
   nn::Conv2d conv(4, 6, {3, 2}, gen);
   CHECK(conv.weight().value.shape() == Shape{6, 4, 3, 2});
@@ -338,7 +371,8 @@ TEST_CASE("Conv2d: a replayed tape recomputes the convolution at new inputs", "[
   Generator gen(8);
   nn::Conv2d conv(2, 3, 3, gen, f64({.stride = 2, .padding = 1}));
   nn::MaxPool2d pool(2);
-  const Tensor x0 = gc::random_tensor(Shape{2, 2, 6, 6}, -1, 1, 1), x1 = gc::random_tensor(Shape{2, 2, 6, 6}, -1, 1, 2);
+  const Tensor x0 = gc::random_tensor(Shape{2, 2, 6, 6}, -1, 1, 1),
+               x1 = gc::random_tensor(Shape{2, 2, 6, 6}, -1, 1, 2);
   Tape tape;
   Var x = tape.variable(x0);
   Var y = sum(square(pool(conv(x))));
@@ -371,7 +405,8 @@ TEST_CASE("small CNN forward time, batch 64 of 28x28", "[.timing]") {
     const int reps = 20;
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < reps; ++i) run(backward);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
     WARN((backward ? "forward + backward: " : "forward: ") << ms << " ms");
   }
 }

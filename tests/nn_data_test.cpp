@@ -1,7 +1,3 @@
-#include <catch2/catch.hpp>
-
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -13,6 +9,9 @@
 #include <vector>
 
 #include <unistd.h>
+#include <zlib.h>
+
+#include <catch2/catch.hpp>
 
 #include "nn/data.hpp"
 
@@ -103,7 +102,8 @@ TEST_CASE("IDX files round-trip, plain and gzip", "[nn][data]") {
     Tensor img = nn::read_idx_images(dir / name);
     CHECK(img.dtype() == DType::f32);
     CHECK(img.shape() == Shape{3, 2, 2});
-    for (std::size_t i = 0; i < pixels.size(); ++i) CHECK(img.at(i) == static_cast<float>(pixels[i]) / 255.0f);
+    for (std::size_t i = 0; i < pixels.size(); ++i)
+      CHECK(img.at(i) == static_cast<float>(pixels[i]) / 255.0f);
     CHECK(img.at(11) == 1.0);
   }
   for (const std::string name : {"lab", "lab.gz"}) {
@@ -127,7 +127,8 @@ TEST_CASE("IDX element types other than unsigned byte", "[nn][data]") {
     CHECK(s.at(1) == 256);
   }
   SECTION("32-bit integers and float64 -> float64; float32 stays float32") {
-    write_bytes(dir / "i32", gzip(idx_file(0x0C, {1, 2}, u8_payload({0x01, 0, 0, 1, 0xff, 0xff, 0xff, 0xfd}))));
+    write_bytes(dir / "i32",
+                gzip(idx_file(0x0C, {1, 2}, u8_payload({0x01, 0, 0, 1, 0xff, 0xff, 0xff, 0xfd}))));
     Tensor t = nn::read_idx(dir / "i32");
     CHECK(t.dtype() == DType::f64);
     CHECK(t.shape() == Shape{1, 2});
@@ -148,8 +149,9 @@ TEST_CASE("bad IDX files are rejected with the file and the problem named", "[nn
   SECTION("truncated data: how many bytes were expected and found") {
     const std::string path = dir / "short-idx3-ubyte";
     write_bytes(path, images.substr(0, images.size() - 2));
-    CHECK_THROWS_WITH(nn::read_idx_images(path),
-                      Contains(path) && Contains("truncated file: expected 28 bytes") && Contains("found 26"));
+    CHECK_THROWS_WITH(nn::read_idx_images(path), Contains(path) &&
+                                                     Contains("truncated file: expected 28 bytes") &&
+                                                     Contains("found 26"));
     // The same bytes gzip-compressed: the message says the sizes are after decompression.
     write_bytes(path + ".gz", gzip(images.substr(0, images.size() - 2)));
     CHECK_THROWS_WITH(nn::read_idx(path + ".gz"), Contains(path + ".gz") && Contains("expected 28 bytes") &&
@@ -158,8 +160,8 @@ TEST_CASE("bad IDX files are rejected with the file and the problem named", "[nn
   SECTION("truncated header") {
     const std::string path = dir / "header";
     write_bytes(path, images.substr(0, 9));
-    CHECK_THROWS_WITH(nn::read_idx(path), Contains(path) && Contains("expected 16 bytes for the header") &&
-                                              Contains("found 9"));
+    CHECK_THROWS_WITH(nn::read_idx(path),
+                      Contains(path) && Contains("expected 16 bytes for the header") && Contains("found 9"));
     write_bytes(path, std::string(2, '\0'));
     CHECK_THROWS_WITH(nn::read_idx(path), Contains("expected at least 4 bytes") && Contains("found 2"));
   }
@@ -181,7 +183,8 @@ TEST_CASE("bad IDX files are rejected with the file and the problem named", "[nn
                                                     Contains("looks like an IDX image file"));
     const std::string text = dir / "text";
     write_bytes(text, "hello, world");
-    CHECK_THROWS_WITH(nn::read_idx(text), Contains(text) && Contains("not an IDX file: magic number 0x68656C6C"));
+    CHECK_THROWS_WITH(nn::read_idx(text),
+                      Contains(text) && Contains("not an IDX file: magic number 0x68656C6C"));
   }
   SECTION("unknown type byte and bad dimension count") {
     const std::string path = dir / "type";
@@ -191,7 +194,8 @@ TEST_CASE("bad IDX files are rejected with the file and the problem named", "[nn
     CHECK_THROWS_WITH(nn::read_idx(path), Contains(path) && Contains("dimension count 0"));
     // A label file with a second dimension is not a label file.
     write_bytes(path, idx_file(0x08, {3, 1}, u8_payload(labels3)));
-    CHECK_THROWS_WITH(nn::read_idx_labels(path), Contains("wrong magic number 0x00000802, expected 0x00000801"));
+    CHECK_THROWS_WITH(nn::read_idx_labels(path),
+                      Contains("wrong magic number 0x00000802, expected 0x00000801"));
   }
   SECTION("impossible dimensions do not allocate") {
     const std::string path = dir / "huge";
@@ -206,15 +210,19 @@ TEST_CASE("bad IDX files are rejected with the file and the problem named", "[nn
     std::string crc = gz;
     crc[crc.size() - 8] = static_cast<char>(crc[crc.size() - 8] ^ 0x55);  // the CRC-32 in the trailer
     write_bytes(path, crc);
-    CHECK_THROWS_WITH(nn::read_idx(path), Contains(path) && Contains("corrupted gzip data: incorrect data check"));
+    CHECK_THROWS_WITH(nn::read_idx(path),
+                      Contains(path) && Contains("corrupted gzip data: incorrect data check"));
     std::string method = gz;
     method[2] = 7;  // compression method: only 8 (deflate) exists
     write_bytes(path, method);
-    CHECK_THROWS_WITH(nn::read_idx(path), Contains(path) && Contains("corrupted gzip data: unknown compression method"));
+    CHECK_THROWS_WITH(nn::read_idx(path),
+                      Contains(path) && Contains("corrupted gzip data: unknown compression method"));
     write_bytes(path, gz.substr(0, gz.size() / 2));
     CHECK_THROWS_WITH(nn::read_idx(path), Contains(path) && Contains("truncated gzip file"));
     write_bytes(path, gz + "junk");
-    CHECK_THROWS_WITH(nn::read_idx(path), Contains(path) && Contains("4 unexpected bytes after the end of the compressed stream"));
+    CHECK_THROWS_WITH(
+        nn::read_idx(path),
+        Contains(path) && Contains("4 unexpected bytes after the end of the compressed stream"));
   }
   SECTION("label out of range") {
     const std::string path = dir / "labels";
@@ -246,8 +254,9 @@ TEST_CASE("fashion_mnist pairs images and labels", "[nn][data]") {
                           Contains(dir / "train-labels-idx1-ubyte") && Contains("holds 2 labels"));
   }
   SECTION("missing split") {
-    CHECK_THROWS_WITH(nn::fashion_mnist(dir.path.string(), false),
-                      Contains("Fashion-MNIST file not found") && Contains(dir / "t10k-images-idx3-ubyte.gz"));
+    CHECK_THROWS_WITH(
+        nn::fashion_mnist(dir.path.string(), false),
+        Contains("Fashion-MNIST file not found") && Contains(dir / "t10k-images-idx3-ubyte.gz"));
   }
 }
 
@@ -286,8 +295,9 @@ TEST_CASE("CSV files", "[nn][data]") {
   }
   SECTION("bad labels") {
     write_bytes(path, "x,y\n1,0\n2,1.5\n");
-    CHECK_THROWS_WITH(nn::read_csv(path), Contains(path) && Contains("line 3, column 2 ('y'): expected a class label "
-                                                                     "(a non-negative integer), found '1.5'"));
+    CHECK_THROWS_WITH(nn::read_csv(path),
+                      Contains(path) && Contains("line 3, column 2 ('y'): expected a class label "
+                                                 "(a non-negative integer), found '1.5'"));
     write_bytes(path, "1,0\n2,-1\n");
     CHECK_THROWS_WITH(nn::read_csv(path), Contains("line 2, column 2: expected a class label"));
   }
@@ -297,7 +307,8 @@ TEST_CASE("CSV files", "[nn][data]") {
     write_bytes(path, "a,b\n\n");
     CHECK_THROWS_WITH(nn::read_csv(path), Contains(path) && Contains("no data rows"));
     write_bytes(path, "1,2,0\n");
-    CHECK_THROWS_WITH(nn::read_csv(path, 3), Contains("label column 3 is out of range: the file has 3 columns"));
+    CHECK_THROWS_WITH(nn::read_csv(path, 3),
+                      Contains("label column 3 is out of range: the file has 3 columns"));
     CHECK_THROWS_WITH(nn::read_csv(path, -4), Contains("label column -4 is out of range"));
   }
 }
@@ -329,8 +340,8 @@ TEST_CASE("JETGRAD_DATA_DIR overrides where the embedded data is found", "[nn][d
   const std::string real = nn::data_dir();
   TempDir dir;
   ::setenv("JETGRAD_DATA_DIR", dir.path.c_str(), 1);
-  CHECK_THROWS_WITH(nn::embedded_dataset(true),
-                    Contains(dir.path.string()) && Contains("JETGRAD_DATA_DIR") && Contains("fashion-mnist-subset/"));
+  CHECK_THROWS_WITH(nn::embedded_dataset(true), Contains(dir.path.string()) && Contains("JETGRAD_DATA_DIR") &&
+                                                    Contains("fashion-mnist-subset/"));
   fs::create_directories(dir.path / "fashion-mnist-subset");
   for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"}) {
     fs::copy_file(real + "/fashion-mnist-subset/" + f, dir.path / "fashion-mnist-subset" / f);
@@ -347,7 +358,8 @@ TEST_CASE("JETGRAD_DATA_DIR overrides where the embedded data is found", "[nn][d
 TEST_CASE("the full Fashion-MNIST loads when installed", "[nn][data]") {
   const std::string dir = nn::default_fashion_mnist_dir;
   if (!fs::exists(dir + "/train-images-idx3-ubyte.gz") && !fs::exists(dir + "/train-images-idx3-ubyte")) {
-    WARN("skipped: Fashion-MNIST is not installed in " << dir << " (Debian: apt-get install dataset-fashion-mnist)");
+    WARN("skipped: Fashion-MNIST is not installed in " << dir
+                                                       << " (Debian: apt-get install dataset-fashion-mnist)");
     return;
   }
   nn::Dataset train = nn::fashion_mnist(dir, true);
@@ -489,7 +501,8 @@ TEST_CASE("DataLoader: batches, shuffling, reproducibility", "[nn][data]") {
                       Contains("'numbered'") && Contains("4 samples") && Contains("3 labels"));
     bad = numbered(4);
     bad.labels[2] = 7;
-    CHECK_THROWS_WITH(nn::DataLoader(bad, 2, true, gen), Contains("label 7 of sample 2 is out of range for 4 classes"));
+    CHECK_THROWS_WITH(nn::DataLoader(bad, 2, true, gen),
+                      Contains("label 7 of sample 2 is out of range for 4 classes"));
     nn::Dataset empty = numbered(0);
     nn::DataLoader none(empty, 2, true, gen);
     CHECK(none.num_batches() == 0);

@@ -1,16 +1,16 @@
 // nn initializers (nn/init): fans and gains, variance of each random initializer against the
 // theory on a large layer, orthogonality, ZerO against Algorithm 1 of the paper on small cases,
 // and bit-for-bit reproducibility from one seed.
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
+#include "nn/embedding.hpp"
 #include "nn/init.hpp"
 #include "nn/linear.hpp"
-#include "nn/embedding.hpp"
 
 using namespace jetgrad;
 
@@ -33,7 +33,8 @@ Moments moments(const Tensor& t) {
 }
 
 bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 // Sylvester's Hadamard matrix built by its recursion H_m = [[H, H], [H, -H]] (independent of the
@@ -120,14 +121,16 @@ TEST_CASE("init: orthogonal gives QᵀQ = I (or QQᵀ = I), scaled by the gain",
     const std::size_t k = std::min(rows, cols);
     double err = 0.0;
     for (std::size_t i = 0; i < k; ++i)
-      for (std::size_t j = 0; j < k; ++j) err = std::max(err, std::abs(gram.at(i * k + j) - (i == j ? 1.0 : 0.0)));
+      for (std::size_t j = 0; j < k; ++j)
+        err = std::max(err, std::abs(gram.at(i * k + j) - (i == j ? 1.0 : 0.0)));
     CHECK(err < 1e-12);
   }
   CHECK(nn::orthogonal(Shape{16, 16}, gen).dtype() == DType::f32);
   CHECK_THROWS_AS(nn::orthogonal(Shape{4}, gen), ShapeError);
 }
 
-TEST_CASE("init: ZerO follows Algorithm 1 of the paper on small cases, deterministically", "[nn][init][zero]") {
+TEST_CASE("init: ZerO follows Algorithm 1 of the paper on small cases, deterministically",
+          "[nn][init][zero]") {
   SECTION("square: the identity") {
     const Tensor w = nn::zero_init(Shape{3, 3}, DType::f64);
     for (std::size_t i = 0; i < 3; ++i)
@@ -145,7 +148,8 @@ TEST_CASE("init: ZerO follows Algorithm 1 of the paper on small cases, determini
     const std::vector<double> e42 = {c2, c2, c2, -c2, c2, c2, c2, -c2};
     for (std::size_t i = 0; i < 8; ++i) CHECK(w42.at(i) == Approx(e42[i]).epsilon(1e-15));
     // (5, 3) and (12, 7): non-powers of two are cut from the next Hadamard matrix
-    for (const auto& [P, Q] : std::vector<std::pair<std::size_t, std::size_t>>{{5, 3}, {12, 7}, {2, 1}, {16, 5}}) {
+    for (const auto& [P, Q] :
+         std::vector<std::pair<std::size_t, std::size_t>>{{5, 3}, {12, 7}, {2, 1}, {16, 5}}) {
       INFO(P << " x " << Q);
       const std::size_t m = static_cast<std::size_t>(std::ceil(std::log2(static_cast<double>(P))));
       const double c = std::pow(2.0, -(static_cast<double>(m) - 1.0) / 2.0);
@@ -159,7 +163,8 @@ TEST_CASE("init: ZerO follows Algorithm 1 of the paper on small cases, determini
     const Tensor w = nn::zero_init(Shape{8, 3}, DType::f64, nn::ZerOScale::orthonormal);
     const Tensor gram = matmul(transpose(w), w);
     for (std::size_t i = 0; i < 3; ++i)
-      for (std::size_t j = 0; j < 3; ++j) CHECK(gram.at(i * 3 + j) == Approx(i == j ? 1.0 : 0.0).margin(1e-15));
+      for (std::size_t j = 0; j < 3; ++j)
+        CHECK(gram.at(i * 3 + j) == Approx(i == j ? 1.0 : 0.0).margin(1e-15));
     // the paper's scale is √2 larger
     CHECK(nn::zero_init(Shape{8, 3}, DType::f64).at(0) == Approx(std::sqrt(2.0) * w.at(0)));
   }
@@ -168,7 +173,8 @@ TEST_CASE("init: ZerO follows Algorithm 1 of the paper on small cases, determini
     const Tensor m = nn::zero_init(Shape{4, 2}, DType::f64);
     for (std::size_t o = 0; o < 4; ++o)
       for (std::size_t i = 0; i < 2; ++i)
-        for (std::size_t t = 0; t < 9; ++t) CHECK(k.at((o * 2 + i) * 9 + t) == (t == 4 ? m.at(o * 2 + i) : 0.0));
+        for (std::size_t t = 0; t < 9; ++t)
+          CHECK(k.at((o * 2 + i) * 9 + t) == (t == 4 ? m.at(o * 2 + i) : 0.0));
     CHECK_THROWS_AS(nn::zero_init(Shape{4, 2, 2, 2}), ShapeError);
   }
   SECTION("deterministic: no generator, identical bits every time") {
@@ -177,7 +183,8 @@ TEST_CASE("init: ZerO follows Algorithm 1 of the paper on small cases, determini
   }
 }
 
-TEST_CASE("init: the same seed gives the same weights bit for bit, another seed others", "[nn][init][reproducible]") {
+TEST_CASE("init: the same seed gives the same weights bit for bit, another seed others",
+          "[nn][init][reproducible]") {
   auto build = [](std::uint64_t seed) {
     Generator gen(seed);
     nn::Sequential net;

@@ -2,13 +2,13 @@
 // gradcheck of each in double, reverse-over-reverse = Taylor-over-reverse HVPs through an MLP with
 // every activation, Taylor degree 2 against reverse-over-reverse, StableMax against its closed
 // form, Dropout train vs eval, and the errors.
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "nn/activation.hpp"
 #include "nn/dropout.hpp"
@@ -46,10 +46,12 @@ std::vector<Activation> activations() {
       {"leaky_relu", [](const Var& x) { return nn::leaky_relu(x, 0.1); },
        [] { return std::make_shared<nn::LeakyReLU>(0.1); }},
       {"tanh", [](const Var& x) { return nn::tanh(x); }, [] { return std::make_shared<nn::Tanh>(); }},
-      {"sigmoid", [](const Var& x) { return nn::sigmoid(x); }, [] { return std::make_shared<nn::Sigmoid>(); }},
+      {"sigmoid", [](const Var& x) { return nn::sigmoid(x); },
+       [] { return std::make_shared<nn::Sigmoid>(); }},
       {"gelu", [](const Var& x) { return nn::gelu(x); }, [] { return std::make_shared<nn::GELU>(); }},
       {"silu", [](const Var& x) { return nn::silu(x); }, [] { return std::make_shared<nn::SiLU>(); }},
-      {"softmax", [](const Var& x) { return nn::softmax(x, -1); }, [] { return std::make_shared<nn::Softmax>(-1); }},
+      {"softmax", [](const Var& x) { return nn::softmax(x, -1); },
+       [] { return std::make_shared<nn::Softmax>(-1); }},
       {"stablemax", [](const Var& x) { return nn::stablemax(x, -1); },
        [] { return std::make_shared<nn::StableMax>(-1); }},
   };
@@ -98,7 +100,8 @@ TEST_CASE("activations: values against their definitions", "[nn][activation]") {
     CHECK(leaky.at(i) == Approx(v > 0 ? v : 0.2 * v).margin(1e-15));
   }
   // leaky_relu's derivative at 0 is the slope (PyTorch's convention)
-  CHECK(grad([](const Var& v) { return sum(nn::leaky_relu(v, 0.2)); }, Tensor::from({1}, {0.0})).at(0) == 0.2);
+  CHECK(grad([](const Var& v) { return sum(nn::leaky_relu(v, 0.2)); }, Tensor::from({1}, {0.0})).at(0) ==
+        0.2);
 }
 
 TEST_CASE("stablemax: closed form, normalization, stability and the derivative at 0", "[nn][activation]") {
@@ -121,9 +124,11 @@ TEST_CASE("stablemax: closed form, normalization, stability and the derivative a
   }
   // log_stablemax is the log of it
   const Tensor ly = nn::log_stablemax(tape.constant(xt), 1).value();
-  for (std::size_t i = 0; i < 8; ++i) CHECK(ly.at(i) == Approx(std::log(y.at(i))).epsilon(1e-12).margin(1e-15));
+  for (std::size_t i = 0; i < 8; ++i)
+    CHECK(ly.at(i) == Approx(std::log(y.at(i))).epsilon(1e-12).margin(1e-15));
   // s is C¹: s'(0) = 1 from both sides; and no NaN anywhere, also at x = 1 (the reciprocal's pole)
-  const Tensor g = grad([](const Var& v) { return sum(nn::stablemax_s(v)); }, Tensor::from({3}, {0.0, 1.0, -1.0}));
+  const Tensor g =
+      grad([](const Var& v) { return sum(nn::stablemax_s(v)); }, Tensor::from({3}, {0.0, 1.0, -1.0}));
   CHECK(g.at(0) == 1.0);
   CHECK(g.at(1) == 1.0);
   CHECK(g.at(2) == Approx(0.25));
@@ -148,7 +153,8 @@ TEST_CASE("activations: Taylor degree 2 equals reverse over reverse (vᵀHv)", "
   }
 }
 
-TEST_CASE("MLP HVP: reverse over reverse equals Taylor over reverse for every activation", "[nn][activation][hvp]") {
+TEST_CASE("MLP HVP: reverse over reverse equals Taylor over reverse for every activation",
+          "[nn][activation][hvp]") {
   Generator gen(5);
   const Tensor X = normal(Shape{6, 3}, 0.0, 1.0, gen);
   const std::vector<std::size_t> labels = {0, 1, 2, 1, 0, 2};
@@ -200,8 +206,8 @@ TEST_CASE("Linear: shapes, the PyTorch layout, gradcheck of parameters and input
       }
   }
   // every parameter element against central differences
-  const auto report = nn::gradcheck(fc, [&](nn::Module& m, Tape& tape) { return sum(nn::tanh(m(tape.constant(x)))); },
-                                    gc::tight_options());
+  const auto report = nn::gradcheck(
+      fc, [&](nn::Module& m, Tape& tape) { return sum(nn::tanh(m(tape.constant(x)))); }, gc::tight_options());
   INFO(report.str());
   CHECK(report.passed);
   CHECK(report.checked == 15);
@@ -218,7 +224,8 @@ TEST_CASE("Linear: defaults, no bias, and the errors", "[nn][linear]") {
   nn::Linear fc(100, 10, gen);
   CHECK(fc.weight().value.dtype() == DType::f32);
   const double bound = 1.0 / std::sqrt(100.0);
-  for (std::size_t i = 0; i < fc.weight().value.numel(); ++i) CHECK(std::abs(fc.weight().value.at(i)) <= bound);
+  for (std::size_t i = 0; i < fc.weight().value.numel(); ++i)
+    CHECK(std::abs(fc.weight().value.at(i)) <= bound);
   for (std::size_t i = 0; i < 10; ++i) CHECK(std::abs(fc.bias()->value.at(i)) <= bound);
 
   nn::Linear nob(3, 2, gen, false, DType::f64);
@@ -227,9 +234,13 @@ TEST_CASE("Linear: defaults, no bias, and the errors", "[nn][linear]") {
   CHECK(nob.describe() == "Linear(3, 2, bias=false)");
 
   Tape tape;
-  CHECK_THAT(message_of<DTypeError>([&] { fc(tape.constant(Tensor::zeros(Shape{2, 100}))); }),
+  CHECK_THAT(message_of<DTypeError>([&] {
+               fc(tape.constant(Tensor::zeros(Shape{2, 100})));
+             }),
              Contains("Linear(100, 10)") && Contains("float64") && Contains("float32"));
-  CHECK_THAT(message_of<ShapeError>([&] { nob(tape.constant(Tensor::zeros(Shape{2, 4}))); }),
+  CHECK_THAT(message_of<ShapeError>([&] {
+               nob(tape.constant(Tensor::zeros(Shape{2, 4})));
+             }),
              Contains("(..., 3)") && Contains("(2, 4)"));
   CHECK_THAT(message_of<TapeError>([&] { nob(Var{}); }), Contains("not attached"));
   CHECK_THROWS_AS(nn::Linear(0, 3, gen), ValueError);
@@ -271,7 +282,8 @@ TEST_CASE("nn::gradcheck: reports a wrong gradient by parameter name; refuses fl
 
   nn::Linear f32(2, 2, gen);
   CHECK_THAT(message_of<DTypeError>([&] {
-               nn::gradcheck(f32, [&](nn::Module& m, Tape& tape) { return sum(m(tape.constant(x.to(DType::f32)))); });
+               nn::gradcheck(
+                   f32, [&](nn::Module& m, Tape& tape) { return sum(m(tape.constant(x.to(DType::f32)))); });
              }),
              Contains("'weight'") && Contains("float32"));
 }
@@ -286,16 +298,18 @@ TEST_CASE("Dropout: train vs eval, inverted scaling, reproducible masks, gradche
   const Tensor y = drop(xv).value();
   std::size_t zeros = 0;
   for (std::size_t i = 0; i < y.numel(); ++i) {
-    if (y.at(i) == 0.0) ++zeros;
-    else CHECK(y.at(i) == Approx(1.0 / 0.75).epsilon(1e-15));
+    if (y.at(i) == 0.0)
+      ++zeros;
+    else
+      CHECK(y.at(i) == Approx(1.0 / 0.75).epsilon(1e-15));
   }
   const double frac = static_cast<double>(zeros) / static_cast<double>(y.numel());
-  CHECK(frac == Approx(0.25).margin(0.01));              // 20000 draws: σ ≈ 0.003
-  CHECK(mean(y).item() == Approx(1.0).margin(0.02));      // expectation kept
-  CHECK(max_abs_diff(drop(xv).value(), y) > 0.0);         // a fresh mask per call
+  CHECK(frac == Approx(0.25).margin(0.01));           // 20000 draws: σ ≈ 0.003
+  CHECK(mean(y).item() == Approx(1.0).margin(0.02));  // expectation kept
+  CHECK(max_abs_diff(drop(xv).value(), y) > 0.0);     // a fresh mask per call
 
   drop.eval();
-  CHECK(max_abs_diff(drop(xv).value(), x) == 0.0);        // identity
+  CHECK(max_abs_diff(drop(xv).value(), x) == 0.0);  // identity
   drop.train();
 
   // same seed, same masks, bit for bit
@@ -308,10 +322,12 @@ TEST_CASE("Dropout: train vs eval, inverted scaling, reproducible masks, gradche
 
   // gradcheck in training mode: the same mask on every evaluation (reseeded)
   const Tensor small = gc::random_tensor(Shape{3, 4}, -1.0, 1.0, 61);
-  gc::require_gradcheck([&](const Var& v) {
-    drop.reseed(123);
-    return drop(v) * v;
-  }, small);
+  gc::require_gradcheck(
+      [&](const Var& v) {
+        drop.reseed(123);
+        return drop(v) * v;
+      },
+      small);
 }
 
 TEST_CASE("Embedding: lookup, gradient accumulation, gradcheck, errors", "[nn][embedding]") {
@@ -337,9 +353,12 @@ TEST_CASE("Embedding: lookup, gradient accumulation, gradcheck, errors", "[nn][e
   CHECK(emb.weight().grad.at(0) == 0.0);
 
   const Tensor target = normal(Shape{2, 2, 3}, 0.0, 1.0, gen);
-  const auto report = nn::gradcheck(emb, [&](nn::Module& m, Tape& t) {
-    return nn::mse_loss(nn::tanh(m(t.constant(Tensor::from({2, 2}, {0, 3, 3, 2})))), target);
-  }, gc::tight_options());
+  const auto report = nn::gradcheck(
+      emb,
+      [&](nn::Module& m, Tape& t) {
+        return nn::mse_loss(nn::tanh(m(t.constant(Tensor::from({2, 2}, {0, 3, 3, 2})))), target);
+      },
+      gc::tight_options());
   INFO(report.str());
   CHECK(report.passed);
 
@@ -349,7 +368,8 @@ TEST_CASE("Embedding: lookup, gradient accumulation, gradcheck, errors", "[nn][e
              Contains("non-negative integers"));
 }
 
-TEST_CASE("Linear, Embedding, Dropout: reverse over reverse = Taylor over reverse = differences", "[nn][hvp]") {
+TEST_CASE("Linear, Embedding, Dropout: reverse over reverse = Taylor over reverse = differences",
+          "[nn][hvp]") {
   Generator gen(8);
   nn::Linear fc(3, 4, gen, true, DType::f64);
   nn::Embedding emb(6, 3, gen, DType::f64);

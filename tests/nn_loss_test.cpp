@@ -1,11 +1,11 @@
 // nn losses (nn/loss): gradcheck of each in double, cross_entropy against its composed definition
 // -mean(log_softmax[label]), finiteness at logits of ±1e4 in float32 and float64, nll_loss and
 // binary_cross_entropy_with_logits against their formulas, second derivatives across sweeps, errors.
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "nn/activation.hpp"
 #include "nn/loss.hpp"
@@ -59,7 +59,8 @@ TEST_CASE("cross_entropy equals -mean(log_softmax[label]) and gradchecks", "[nn]
   const Tensor v = gc::random_tensor(Shape{5, 4}, -1.0, 1.0, 2);
   const UnaryFn f = [&](const Var& x) { return nn::cross_entropy(x, labels); };
   const UnaryFn g = [&](const Var& x) { return composed_cross_entropy(x, labels); };
-  const Tensor h1 = hvp(f, z, v, HvpMethod::reverse_over_reverse), h2 = hvp(f, z, v, HvpMethod::taylor_over_reverse);
+  const Tensor h1 = hvp(f, z, v, HvpMethod::reverse_over_reverse),
+               h2 = hvp(f, z, v, HvpMethod::taylor_over_reverse);
   CHECK_THAT(h1, AllClose(h2, 1e-12, 1e-14));
   CHECK_THAT(h1, AllClose(hvp(g, z, v), 1e-12, 1e-14));
 }
@@ -100,7 +101,8 @@ TEST_CASE("nll_loss: log-probabilities picked by label; with log_softmax it is c
 }
 
 TEST_CASE("mse_loss: value and gradcheck in both arguments", "[nn][loss]") {
-  const Tensor a = gc::random_tensor(Shape{3, 4}, -1.0, 1.0, 4), b = gc::random_tensor(Shape{3, 4}, -1.0, 1.0, 5);
+  const Tensor a = gc::random_tensor(Shape{3, 4}, -1.0, 1.0, 4),
+               b = gc::random_tensor(Shape{3, 4}, -1.0, 1.0, 5);
   Tape tape;
   double e = 0.0;
   for (std::size_t i = 0; i < 12; ++i) e += (a.at(i) - b.at(i)) * (a.at(i) - b.at(i));
@@ -119,27 +121,32 @@ TEST_CASE("binary_cross_entropy_with_logits: the log-sigmoid formula, stable, gr
     e += -(y.at(i) * std::log(s) + (1.0 - y.at(i)) * std::log(1.0 - s));
   }
   CHECK(nn::binary_cross_entropy_with_logits(tape.constant(x), y).item() == Approx(e / 6.0).epsilon(1e-13));
-  gc::require_gradcheck([&](const std::vector<Var>& xs) { return nn::binary_cross_entropy_with_logits(xs[0], xs[1]); },
-                        {x, y});
+  gc::require_gradcheck(
+      [&](const std::vector<Var>& xs) { return nn::binary_cross_entropy_with_logits(xs[0], xs[1]); }, {x, y});
   // gradient (σ(x) - y) / N
   const Tensor g = grad([&](const Var& v) { return nn::binary_cross_entropy_with_logits(v, y); }, x);
   CHECK_THAT(g, AllClose((sigmoid(x) - y) / 6.0, 1e-13, 1e-15));
   // huge logits in float32: finite
   Tape t32;
   const Tensor big = Tensor::from({2}, {1e4, -1e4}, DType::f32);
-  const Var l = nn::binary_cross_entropy_with_logits(t32.variable(big), Tensor::from({2}, {0.0, 1.0}, DType::f32));
+  const Var l =
+      nn::binary_cross_entropy_with_logits(t32.variable(big), Tensor::from({2}, {0.0, 1.0}, DType::f32));
   CHECK(l.item() == Approx(1e4).epsilon(1e-6));
 }
 
 TEST_CASE("losses: errors name the problem", "[nn][loss]") {
   Tape tape;
   const Var z = tape.constant(Tensor::zeros(Shape{2, 3}));
-  CHECK_THAT(message_of<ValueError>([&] { nn::cross_entropy(z, std::vector<std::size_t>{0, 3}); }),
+  CHECK_THAT(message_of<ValueError>([&] {
+               nn::cross_entropy(z, std::vector<std::size_t>{0, 3});
+             }),
              Contains("label 3") && Contains("row 1") && Contains("3 classes"));
   CHECK_THAT(message_of<ShapeError>([&] { nn::cross_entropy(z, std::vector<std::size_t>{0}); }),
              Contains("2 rows") && Contains("1 labels"));
   CHECK_THAT(message_of<ShapeError>([&] { nn::nll_loss(reshape(z, Shape{6}), std::vector<std::size_t>{0}); }),
              Contains("(N, C)"));
-  CHECK_THAT(message_of<ShapeError>([&] { nn::mse_loss(z, Tensor::zeros(Shape{3, 2})); }),
+  CHECK_THAT(message_of<ShapeError>([&] {
+               nn::mse_loss(z, Tensor::zeros(Shape{3, 2}));
+             }),
              Contains("(2, 3)") && Contains("(3, 2)"));
 }

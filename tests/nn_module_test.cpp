@@ -1,8 +1,6 @@
 // nn modules end to end: a 2-layer tanh MLP fits XOR with plain SGD, an MLP classifies two spirals,
 // a training run is reproducible bit for bit, save -> load gives identical outputs, and damaged or
 // foreign checkpoints are rejected with their reason.
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +12,8 @@
 #include <vector>
 
 #include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 #include "nn/activation.hpp"
 #include "nn/dropout.hpp"
@@ -35,7 +35,8 @@ std::string message_of(F&& f) {
   return "(no exception)";
 }
 
-std::shared_ptr<nn::Sequential> mlp(std::vector<std::size_t> sizes, Generator& gen, DType dtype = DType::f64) {
+std::shared_ptr<nn::Sequential> mlp(std::vector<std::size_t> sizes, Generator& gen,
+                                    DType dtype = DType::f64) {
   auto net = std::make_shared<nn::Sequential>();
   for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
     if (i > 0) net->push_back(std::make_shared<nn::Tanh>());
@@ -49,7 +50,8 @@ void sgd_step(nn::Module& m, double lr) {
 }
 
 bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 // A scratch path removed at the end of the test.
@@ -57,7 +59,8 @@ struct TempFile {
   std::string path;
   explicit TempFile(const std::string& stem)
       : path((std::filesystem::temp_directory_path() /
-              ("jetgrad_nn_" + stem + "_" + std::to_string(::getpid()) + ".jgw")).string()) {}
+              ("jetgrad_nn_" + stem + "_" + std::to_string(::getpid()) + ".jgw"))
+                 .string()) {}
   ~TempFile() { std::filesystem::remove(path); }
 };
 
@@ -100,7 +103,7 @@ TEST_CASE("two spirals: an MLP reaches >= 95% training accuracy", "[nn][train]")
   std::vector<std::size_t> labels(n);
   for (std::size_t i = 0; i < per_class; ++i) {
     const double t = 0.1 + 0.9 * static_cast<double>(i) / static_cast<double>(per_class);  // radius
-    const double theta = 3.0 * std::numbers::pi * t;                                        // 1.5 turns
+    const double theta = 3.0 * std::numbers::pi * t;                                       // 1.5 turns
     for (std::size_t c = 0; c < 2; ++c) {
       const double sgn = c == 0 ? 1.0 : -1.0;
       const std::size_t row = 2 * i + c;
@@ -206,7 +209,8 @@ TEST_CASE("damaged and foreign checkpoints are rejected with their reason", "[nn
   SECTION("truncated") {
     for (std::size_t keep : {bytes.size() / 2, bytes.size() - 1, std::size_t{12}}) {
       write_bytes(bad.path, bytes.substr(0, keep));
-      CHECK_THAT(message_of<Error>([&] { net->load(bad.path); }), Contains("truncated") && Contains(bad.path));
+      CHECK_THAT(message_of<Error>([&] { net->load(bad.path); }),
+                 Contains("truncated") && Contains(bad.path));
     }
   }
   SECTION("a flipped byte in the data fails the checksum") {
@@ -226,7 +230,8 @@ TEST_CASE("damaged and foreign checkpoints are rejected with their reason", "[nn
                Contains("'0.weight'") && Contains("(7, 3)") && Contains("(5, 3)"));
     auto deeper = mlp({3, 5, 5, 2}, gen);
     deeper->save(bad.path);
-    CHECK_THAT(message_of<Error>([&] { net->load(bad.path); }), Contains("6 tensors") && Contains("4 parameters"));
+    CHECK_THAT(message_of<Error>([&] { net->load(bad.path); }),
+               Contains("6 tensors") && Contains("4 parameters"));
   }
   SECTION("another dtype") {
     auto f32 = mlp({3, 5, 2}, gen, DType::f32);
@@ -241,5 +246,6 @@ TEST_CASE("summary lists the layers", "[nn][module]") {
   Generator gen(5);
   auto net = mlp({2, 3, 1}, gen);
   const std::string s = net->summary();
-  CHECK_THAT(s, Contains("Sequential") && Contains("Linear(2, 3)") && Contains("Tanh") && Contains("13 parameters"));
+  CHECK_THAT(
+      s, Contains("Sequential") && Contains("Linear(2, 3)") && Contains("Tanh") && Contains("13 parameters"));
 }

@@ -2,18 +2,18 @@
 // hessian, jacobian (forward and reverse branches), grad_taylor, laplacian, the STDE estimator
 // and the biharmonic. References are closed forms worked out by hand, central differences, or the
 // other method where the issue asks for a cross-check (noted at each place).
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <numeric>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/autodiff.hpp"
 #include "support/jets.hpp"
 
 using namespace jetgrad;
-using taylor_support::random;
 using Catch::Contains;
+using taylor_support::random;
 
 namespace {
 
@@ -134,9 +134,12 @@ TEST_CASE("hvp: Taylor over reverse equals reverse over reverse to 1e-12", "[tay
   };
   const std::vector<Case> fns = {
       {"mlp with tanh and log_softmax", mlp, Mlp::n},
-      {"softplus/erf/sigmoid mix", [](const Var& x) { return sum(softplus(x) * erf(0.5 * x)) / (1.0 + sum(sigmoid(x) * x)); }, 5},
-      {"logsumexp of a layer", [W](const Var& x) { return logsumexp(tanh(matmul(W, x))) + mean(sqrt(1.0 + x * x)); }, 5},
-      {"max and where", [](const Var& x) { return max(x * x) + sum(where(greater(x, 0.0), exp(x), cos(x))); }, 5},
+      {"softplus/erf/sigmoid mix",
+       [](const Var& x) { return sum(softplus(x) * erf(0.5 * x)) / (1.0 + sum(sigmoid(x) * x)); }, 5},
+      {"logsumexp of a layer",
+       [W](const Var& x) { return logsumexp(tanh(matmul(W, x))) + mean(sqrt(1.0 + x * x)); }, 5},
+      {"max and where", [](const Var& x) { return max(x * x) + sum(where(greater(x, 0.0), exp(x), cos(x))); },
+       5},
   };
   for (const auto& [name, f, n] : fns) {
     INFO(name);
@@ -295,7 +298,8 @@ TEST_CASE("grad_taylor: directional derivatives of the gradient of any order", "
     require_close(c[1], hvp(mlp, th, u, HvpMethod::reverse_over_reverse), 1e-12);
     const double h = 1e-4;  // error ~h² |∂⁴f| ~ 1e-8
     const Tensor d = (hvp(mlp, th + h * u, u) - hvp(mlp, th - h * u, u)) * (1.0 / (2 * h));
-    for (std::size_t i = 0; i < Mlp::n; ++i) CHECK(2 * c[2].at(i) == Approx(d.at(i)).margin(1e-7).epsilon(1e-6));
+    for (std::size_t i = 0; i < Mlp::n; ++i)
+      CHECK(2 * c[2].at(i) == Approx(d.at(i)).margin(1e-7).epsilon(1e-6));
   }
   CHECK_THROWS_AS(grad_taylor(f1, x, v, 0), ValueError);
 }
@@ -380,7 +384,8 @@ TEST_CASE("biharmonic against closed forms", "[taylor][operators]") {
   }
   // f = |x|⁴: Δ|x|⁴ = 4(n+2)|x|², Δ²|x|⁴ = 8n(n+2); x of shape (2,2), n = 4
   const Tensor m = random(Shape{2, 2}, -1, 1, 110);
-  CHECK(biharmonic([](const Var& y) { return square(sum(y * y)); }, m).item() == Approx(8.0 * 4 * 6).epsilon(1e-12));
+  CHECK(biharmonic([](const Var& y) { return square(sum(y * y)); }, m).item() ==
+        Approx(8.0 * 4 * 6).epsilon(1e-12));
   // f = exp(aᵀx): Δ²f = |a|⁴ e^(aᵀx)
   const ExpLinear f{random(Shape{3}, -1, 1, 111)};
   const Tensor x = random(Shape{3}, -1, 1, 112);

@@ -2,8 +2,6 @@
 // quadratics against hand-derived values and PyTorch's (generated once with Debian's torch 1.13,
 // committed below as constants), sign descent, orthogonalized momentum, state save -> load ->
 // identical continuation, schedules, and the errors users see.
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
 #include <memory>
@@ -12,6 +10,8 @@
 #include <vector>
 
 #include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 #include "nn/serialize.hpp"
 #include "optim/flat.hpp"
@@ -52,12 +52,13 @@ std::vector<std::vector<double>> trajectory(FunctionModel& model, optim::Optimiz
   return out;
 }
 
-void check_trajectory(const std::vector<std::vector<double>>& got, const std::vector<std::vector<double>>& expected,
-                      double tol = 1e-12) {
+void check_trajectory(const std::vector<std::vector<double>>& got,
+                      const std::vector<std::vector<double>>& expected, double tol = 1e-12) {
   REQUIRE(got.size() == expected.size());
   for (std::size_t k = 0; k < got.size(); ++k) {
     INFO("step " << k + 1);
-    for (std::size_t i = 0; i < got[k].size(); ++i) CHECK(got[k][i] == Approx(expected[k][i]).margin(tol).epsilon(0));
+    for (std::size_t i = 0; i < got[k].size(); ++i)
+      CHECK(got[k][i] == Approx(expected[k][i]).margin(tol).epsilon(0));
   }
 }
 
@@ -84,7 +85,8 @@ TEST_CASE("Objective gives L, the gradient and exact Hessian-vector products of 
   check_close(model.theta().value, {1.0, -1.0}, 0.0);
 }
 
-TEST_CASE("Objective's Hessian-vector product matches central differences of gradients off quadratics", "[optim]") {
+TEST_CASE("Objective's Hessian-vector product matches central differences of gradients off quadratics",
+          "[optim]") {
   // L = Σ sin(θ) exp(θ) (a non-quadratic function): (∇L(θ + r v) − ∇L(θ − r v)) / 2r = H v + O(r²).
   FunctionModel model(vec({0.3, -0.7, 1.1}), [](const Var& t) { return sum(sin(t) * exp(t)); });
   auto objective = model.objective();
@@ -160,7 +162,8 @@ TEST_CASE("SGD: plain, momentum, dampening, Nesterov and weight decay follow PyT
 
 TEST_CASE("Adam and AdamW follow PyTorch", "[optim]") {
   SECTION("Adam, lr 0.1") {
-    // Step 1: m̂ = g₀, v̂ = g₀², so θ₁ = θ₀ − 0.1 g₀ / (|g₀| + 1e-8) = (1 − 0.1/(1 + 1e-8), −1 + 0.2/(2 + 1e-8)).
+    // Step 1: m̂ = g₀, v̂ = g₀², so θ₁ = θ₀ − 0.1 g₀ / (|g₀| + 1e-8) = (1 − 0.1/(1 + 1e-8), −1 + 0.2/(2 +
+    // 1e-8)).
     auto model = base_model();
     optim::Adam adam(model.parameters(), {.lr = 0.1});
     check_trajectory(trajectory(model, adam, 3), {{0.90000000099999999, -0.90000000049999995},
@@ -228,10 +231,12 @@ TEST_CASE("orthogonalize returns the polar factor U Vᵀ", "[optim]") {
   check_close(optim::orthogonalize(Tensor::from(Shape{2, 2}, {1, 2, 2, 1}), 12), {0, 1, 1, 0}, 1e-12);
   check_close(optim::orthogonalize(Tensor::from(Shape{2, 2}, {3, 0, 0, 1}), 12), {1, 0, 0, 1}, 1e-12);
   // A tall matrix: columns become orthonormal, rank-deficient directions stay 0.
-  check_close(optim::orthogonalize(Tensor::from(Shape{3, 2}, {2, 0, 0, 0.5, 0, 0}), 12), {1, 0, 0, 1, 0, 0}, 1e-12);
+  check_close(optim::orthogonalize(Tensor::from(Shape{3, 2}, {2, 0, 0, 0.5, 0, 0}), 12), {1, 0, 0, 1, 0, 0},
+              1e-12);
   // Random well-conditioned 4 × 3: QᵀQ = I.
   Generator gen(7);
-  const Tensor g = normal(Shape{4, 3}, 0.0, 1.0, gen) + Tensor::from(Shape{4, 3}, {3, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0});
+  const Tensor g =
+      normal(Shape{4, 3}, 0.0, 1.0, gen) + Tensor::from(Shape{4, 3}, {3, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0});
   const Tensor q = optim::orthogonalize(g, 20);
   check_close(matmul(transpose(q), q), {1, 0, 0, 0, 1, 0, 0, 0, 1}, 1e-10);
   CHECK(optim::orthogonalize(Tensor::zeros(Shape{2, 3}), 5).shape() == Shape{2, 3});
@@ -281,7 +286,8 @@ void check_state_roundtrip(Make make, bool through_file) {
   nn::NamedTensors saved = opt_a->state();
   if (through_file) {
     const std::string path = (std::filesystem::temp_directory_path() /
-                              ("jetgrad_optim_state_" + std::to_string(::getpid()) + ".jgw")).string();
+                              ("jetgrad_optim_state_" + std::to_string(::getpid()) + ".jgw"))
+                                 .string();
     nn::save_tensors(path, saved);
     saved = nn::load_tensors(path);
     std::filesystem::remove(path);
@@ -304,20 +310,32 @@ void check_state_roundtrip(Make make, bool through_file) {
 
 TEST_CASE("optimizer state: save -> load continues bit for bit", "[optim]") {
   SECTION("SGD with Nesterov momentum") {
-    check_state_roundtrip([](optim::ParamList p) { return std::make_unique<optim::SGD>(p, optim::SGDOptions{.lr = 0.05, .momentum = 0.9, .nesterov = true}); }, false);
+    check_state_roundtrip(
+        [](optim::ParamList p) {
+          return std::make_unique<optim::SGD>(
+              p, optim::SGDOptions{.lr = 0.05, .momentum = 0.9, .nesterov = true});
+        },
+        false);
   }
   SECTION("Adam, through a file") {
-    check_state_roundtrip([](optim::ParamList p) { return std::make_unique<optim::Adam>(p, optim::AdamOptions{.lr = 0.01}); }, true);
+    check_state_roundtrip(
+        [](optim::ParamList p) { return std::make_unique<optim::Adam>(p, optim::AdamOptions{.lr = 0.01}); },
+        true);
   }
   SECTION("AdamW inside SAM") {
     check_state_roundtrip(
         [](optim::ParamList p) {
-          return std::make_unique<optim::SAM>(optim::make_adamw(p, {.lr = 0.01, .weight_decay = 0.1}), optim::SAMOptions{});
+          return std::make_unique<optim::SAM>(optim::make_adamw(p, {.lr = 0.01, .weight_decay = 0.1}),
+                                              optim::SAMOptions{});
         },
         true);
   }
   SECTION("orthogonalized momentum") {
-    check_state_roundtrip([](optim::ParamList p) { return std::make_unique<optim::OrthogonalizedMomentum>(p, optim::OrthogonalOptions{}); }, false);
+    check_state_roundtrip(
+        [](optim::ParamList p) {
+          return std::make_unique<optim::OrthogonalizedMomentum>(p, optim::OrthogonalOptions{});
+        },
+        false);
   }
   SECTION("the learning rate is part of the state") {
     auto m = base_model();
@@ -336,8 +354,11 @@ TEST_CASE("optimizer state from another model is rejected with its reason", "[op
   sgd3.step(obj3);
   auto two = base_model();
   optim::SGD sgd2(two.parameters(), {.lr = 0.1, .momentum = 0.9});
-  CHECK_THAT(test::message_of<Error>([&] { sgd2.load_state(sgd3.state()); }), Contains("does not match") && Contains("(3,)"));
-  CHECK_THAT(test::message_of<Error>([&] { sgd2.load_state({{"momentum", vec({1.0, 2.0})}}); }),
+  CHECK_THAT(test::message_of<Error>([&] { sgd2.load_state(sgd3.state()); }),
+             Contains("does not match") && Contains("(3,)"));
+  CHECK_THAT(test::message_of<Error>([&] {
+               sgd2.load_state({{"momentum", vec({1.0, 2.0})}});
+             }),
              Contains("'momentum'") && Contains("<buffer>.<param>#<index>"));
 }
 
@@ -381,21 +402,27 @@ TEST_CASE("learning-rate schedules", "[optim]") {
 TEST_CASE("optimizer errors name what was expected and what came", "[optim]") {
   auto m = base_model();
   optim::SGD sgd(m.parameters(), {.lr = 0.1});
-  CHECK_THAT(test::message_of<ShapeError>([&] { sgd.apply({vec({1.0, 2.0, 3.0})}); }),
+  CHECK_THAT(test::message_of<ShapeError>([&] {
+               sgd.apply({vec({1.0, 2.0, 3.0})});
+             }),
              Contains("direction 0 has shape (3,)") && Contains("'weight'") && Contains("(2,)"));
-  CHECK_THAT(test::message_of<ShapeError>([&] { sgd.apply({vec({1.0, 2.0}), vec({1.0})}); }),
+  CHECK_THAT(test::message_of<ShapeError>([&] {
+               sgd.apply({vec({1.0, 2.0}), vec({1.0})});
+             }),
              Contains("one direction tensor per parameter (1)") && Contains("got 2"));
   // An objective over other parameters than the optimizer's.
   auto other = base_model();
   auto other_objective = other.objective();
-  CHECK_THAT(test::message_of<ValueError>([&] { sgd.step(other_objective); }), Contains("not this optimizer's parameter"));
+  CHECK_THAT(test::message_of<ValueError>([&] { sgd.step(other_objective); }),
+             Contains("not this optimizer's parameter"));
   optim::SAM sam(std::make_unique<optim::SGD>(m.parameters(), optim::SGDOptions{}), {});
   CHECK_THROWS_AS(sam.step(other_objective), ValueError);
 
   auto objective = m.objective();
   CHECK_THAT(test::message_of<ShapeError>([&] { objective.hvp({vec({1.0})}); }),
              Contains("'weight'") && Contains("(1,)") && Contains("(2,)"));
-  CHECK_THAT(test::message_of<ShapeError>([&] { objective.set_values({}); }), Contains("one tensor per parameter"));
+  CHECK_THAT(test::message_of<ShapeError>([&] { objective.set_values({}); }),
+             Contains("one tensor per parameter"));
   FunctionModel vector_loss(vec({1.0, 2.0}), [](const Var& t) { return t * 2.0; });
   auto bad = vector_loss.objective();
   CHECK_THAT(test::message_of<ShapeError>([&] { bad.value(); }), Contains("one element") && Contains("(2,)"));
@@ -404,7 +431,8 @@ TEST_CASE("optimizer errors name what was expected and what came", "[optim]") {
   CHECK_THROWS_AS(optim::SGD(m.parameters(), {.lr = 0.1, .nesterov = true}), ValueError);
   CHECK_THROWS_AS(optim::Adam(m.parameters(), {.beta1 = 1.0}), ValueError);
   CHECK_THROWS_AS(optim::SGD({}, {}), ValueError);
-  CHECK_THAT(test::message_of<ValueError>([] { optim::SAM(nullptr, {}); }), Contains("base optimizer is null"));
+  CHECK_THAT(test::message_of<ValueError>([] { optim::SAM(nullptr, {}); }),
+             Contains("base optimizer is null"));
   CHECK_THROWS_AS(optim::Objective({}, [](Tape& t) { return t.constant(Tensor(0.0)); }), ValueError);
 }
 

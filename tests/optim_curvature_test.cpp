@@ -2,8 +2,6 @@
 // shared/reference/algorithms.md §5.11 and dense linear algebra: the algorithms on HvpFns of known
 // matrices (one or two tensors), and the exact-HVP plumbing on Objectives of quadratics
 // ½ (θ − c)ᵀ A (θ − c) over a small Module whose parameters are concatenated into θ.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -13,6 +11,8 @@
 #include <tuple>
 #include <utility>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "optim/curvature.hpp"
 #include "support/optim_models.hpp"
@@ -46,8 +46,9 @@ ParamVector unflat(const std::vector<double>& x, const ParamVector& like) {
   ParamVector out;
   std::size_t at = 0;
   for (const Tensor& t : like) {
-    out.push_back(tensor_of(t.shape(), std::vector<double>(x.begin() + static_cast<std::ptrdiff_t>(at),
-                                                           x.begin() + static_cast<std::ptrdiff_t>(at + t.numel()))));
+    out.push_back(
+        tensor_of(t.shape(), std::vector<double>(x.begin() + static_cast<std::ptrdiff_t>(at),
+                                                 x.begin() + static_cast<std::ptrdiff_t>(at + t.numel()))));
     at += t.numel();
   }
   REQUIRE(at == x.size());
@@ -140,7 +141,9 @@ double residual(const Matrix& a, const std::vector<double>& v, double lambda) {
   return r;
 }
 
-double flat_norm(const std::vector<double>& v) { return std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0)); }
+double flat_norm(const std::vector<double>& v) {
+  return std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0));
+}
 
 // A small module whose parameters, flattened and concatenated, are θ; its objectives are the
 // quadratics ½ (θ − c)ᵀ A (θ − c) (so ∇L = A(θ − c) and H = A), recorded through Parameter::var.
@@ -223,7 +226,8 @@ TEST_CASE("symmetric_eigen: A v = λ v on random symmetric matrices", "[optim][c
       REQUIRE(values.size() == n);
       REQUIRE(vectors.size() == n * n);
       CHECK(std::is_sorted(values.begin(), values.end()));
-      CHECK(std::abs(std::accumulate(values.begin(), values.end(), 0.0) - trace_of(a, n)) <= 1e-12 * scale * double(n));
+      CHECK(std::abs(std::accumulate(values.begin(), values.end(), 0.0) - trace_of(a, n)) <=
+            1e-12 * scale * double(n));
       for (std::size_t c = 0; c < n; ++c) {
         std::vector<double> v(n);
         for (std::size_t r = 0; r < n; ++r) v[r] = vectors[r * n + c];
@@ -280,7 +284,8 @@ TEST_CASE("§5.11: H = [[2,1],[1,3]] through an HvpFn and through an Objective",
     CHECK(lanczos[1].value == Approx(h2_bottom).epsilon(1e-13));
     for (const auto& pair : lanczos) CHECK(residual(h2, flat(pair.vector), pair.value) <= 1e-12);
 
-    const auto power = optim::power_iteration(hvp, like, gen, {.k = 2, .max_iterations = 500, .tolerance = 1e-14});
+    const auto power =
+        optim::power_iteration(hvp, like, gen, {.k = 2, .max_iterations = 500, .tolerance = 1e-14});
     REQUIRE(power.size() == 2);
     CHECK(power[0].value == Approx(h2_top).epsilon(1e-12));
     CHECK(power[1].value == Approx(h2_bottom).epsilon(1e-10));
@@ -326,7 +331,8 @@ TEST_CASE("§5.11: a diagonal H makes every Hutchinson sample exact", "[optim][c
   QuadModel model({Shape{2, 2}, Shape{3}});
   model.set_theta({1, 2, 3, 4, 5, 6, 7});
   auto objective = model.objective(diagonal(d));
-  const Estimate o = optim::hutchinson_trace(optim::hvp_of(objective), objective.values(), gen, {.samples = 2});
+  const Estimate o =
+      optim::hutchinson_trace(optim::hvp_of(objective), objective.values(), gen, {.samples = 2});
   CHECK(o.mean == 11.5);
   CHECK(o.standard_error == 0.0);
 }
@@ -379,20 +385,27 @@ TEST_CASE("§5.11: SLQ on diag(1, 2, 3) with 3 steps: nodes {1, 2, 3}, weights 1
   }
   Generator gen(0);
   // A caller-given start (normalized here): (1, 1, 1)/√3, and (2, −2, 2).
-  check_nodes(optim::spectral_density(matrix_hvp(a, like), like, gen, {.steps = 3, .start = {test::vec({1.0, 1.0, 1.0})}}),
+  check_nodes(optim::spectral_density(matrix_hvp(a, like), like, gen,
+                                      {.steps = 3, .start = {test::vec({1.0, 1.0, 1.0})}}),
               {1.0, 2.0, 3.0});
-  check_nodes(optim::spectral_density(matrix_hvp(a, like), like, gen, {.steps = 3, .start = {test::vec({2.0, -2.0, 2.0})}}),
+  check_nodes(optim::spectral_density(matrix_hvp(a, like), like, gen,
+                                      {.steps = 3, .start = {test::vec({2.0, -2.0, 2.0})}}),
               {1.0, 2.0, 3.0});
   // A start in an invariant subspace: the run stops after 2 steps, and its quadrature is exact.
   std::size_t calls = 0;
-  const auto s = optim::spectral_density(matrix_hvp(a, like, &calls), like, gen, {.steps = 3, .start = {test::vec({0.0, 1.0, 1.0})}});
+  const auto s = optim::spectral_density(matrix_hvp(a, like, &calls), like, gen,
+                                         {.steps = 3, .start = {test::vec({0.0, 1.0, 1.0})}});
   check_nodes(s, {2.0, 3.0});
   CHECK(calls == 2);
-  CHECK_THROWS_AS(optim::spectral_density(matrix_hvp(a, like), like, gen, {.start = {test::vec({0.0, 0.0, 0.0})}}), ValueError);
-  CHECK_THROWS_AS(optim::spectral_density(matrix_hvp(a, like), like, gen, {.start = {test::vec({1.0, 1.0})}}), ShapeError);
+  CHECK_THROWS_AS(
+      optim::spectral_density(matrix_hvp(a, like), like, gen, {.start = {test::vec({0.0, 0.0, 0.0})}}),
+      ValueError);
+  CHECK_THROWS_AS(optim::spectral_density(matrix_hvp(a, like), like, gen, {.start = {test::vec({1.0, 1.0})}}),
+                  ShapeError);
 }
 
-TEST_CASE("§5.11: the valley ½(w₁w₂ − 1)²: λ_max = trace = 4.25 at (2, 0.5), 2 at (1, 1)", "[optim][curvature]") {
+TEST_CASE("§5.11: the valley ½(w₁w₂ − 1)²: λ_max = trace = 4.25 at (2, 0.5), 2 at (1, 1)",
+          "[optim][curvature]") {
   for (auto [w1, w2, expected] : {std::tuple{2.0, 0.5, 4.25}, std::tuple{1.0, 1.0, 2.0}}) {
     INFO("at (" << w1 << ", " << w2 << ")");
     test::FunctionModel model(test::vec({w1, w2}), test::valley);
@@ -403,7 +416,8 @@ TEST_CASE("§5.11: the valley ½(w₁w₂ − 1)²: λ_max = trace = 4.25 at (2,
     const auto top = optim::top_eigenvalues(hvp, like, gen, {.k = 2});
     CHECK(top[0].value == Approx(expected).epsilon(1e-13));
     CHECK(top[1].value == Approx(0.0).margin(1e-13));
-    CHECK(optim::power_iteration(hvp, like, gen, {.tolerance = 1e-14})[0].value == Approx(expected).epsilon(1e-13));
+    CHECK(optim::power_iteration(hvp, like, gen, {.tolerance = 1e-14})[0].value ==
+          Approx(expected).epsilon(1e-13));
     CHECK(optim::hutchpp_trace(hvp, like, gen, {.samples = 3}) == Approx(expected).epsilon(1e-13));
     const Estimate e = optim::hutchinson_trace(hvp, like, gen, {.samples = 50});
     CHECK(std::abs(e.mean - expected) <= 3.0 * e.standard_error);
@@ -411,7 +425,8 @@ TEST_CASE("§5.11: the valley ½(w₁w₂ − 1)²: λ_max = trace = 4.25 at (2,
     if (w1 == 1.0) {
       // H = [[1, 1], [1, 1]]: every Rademacher start is an eigenvector, so one node, 0 or 2, weight 1.
       REQUIRE(density.nodes[0].size() == 1);
-      CHECK((density.nodes[0][0] == Approx(0.0).margin(1e-13) || density.nodes[0][0] == Approx(2.0).epsilon(1e-13)));
+      CHECK((density.nodes[0][0] == Approx(0.0).margin(1e-13) ||
+             density.nodes[0][0] == Approx(2.0).epsilon(1e-13)));
       CHECK(density.weights[0][0] == 1.0);
     } else {
       REQUIRE(density.nodes[0].size() == 2);
@@ -433,7 +448,8 @@ TEST_CASE("Top-3 by power iteration with deflation and by Lanczos on a 10×10 ma
   const ParamVector like = layout({Shape{2, 3}, Shape{4}});
 
   // Power iteration: largest magnitude 10, −8, 6.
-  const auto power = optim::power_iteration(matrix_hvp(a, like), like, gen, {.k = 3, .max_iterations = 3000, .tolerance = 1e-14});
+  const auto power = optim::power_iteration(matrix_hvp(a, like), like, gen,
+                                            {.k = 3, .max_iterations = 3000, .tolerance = 1e-14});
   REQUIRE(power.size() == 3);
   const std::vector<double> by_magnitude = {dense[9], dense[0], dense[8]};
   for (std::size_t i = 0; i < 3; ++i) {
@@ -443,7 +459,8 @@ TEST_CASE("Top-3 by power iteration with deflation and by Lanczos on a 10×10 ma
     CHECK(power[i].vector[0].shape() == Shape{2, 3});
   }
   for (std::size_t i = 0; i < 3; ++i)
-    for (std::size_t j = 0; j < i; ++j) CHECK(std::abs(optim::dot(power[i].vector, power[j].vector)) <= 1e-12);
+    for (std::size_t j = 0; j < i; ++j)
+      CHECK(std::abs(optim::dot(power[i].vector, power[j].vector)) <= 1e-12);
 
   // Lanczos: largest algebraic 10, 6, 3.
   std::size_t calls = 0;
@@ -462,7 +479,8 @@ TEST_CASE("Lanczos with full reorthogonalization equals the dense eigenvalues", 
   const Matrix a = random_symmetric(n, gen);
   const std::vector<double> dense = dense_eigenvalues(a, n);
   const ParamVector like = layout({Shape{4, 5}, Shape{4}});
-  const auto all = optim::top_eigenvalues(matrix_hvp(a, like), like, gen, {.k = n, .steps = 100});  // steps capped at 24
+  const auto all =
+      optim::top_eigenvalues(matrix_hvp(a, like), like, gen, {.k = n, .steps = 100});  // steps capped at 24
   REQUIRE(all.size() == n);
   for (std::size_t i = 0; i < n; ++i) {
     CHECK(all[i].value == Approx(dense[n - 1 - i]).epsilon(1e-11));
@@ -473,11 +491,13 @@ TEST_CASE("Lanczos with full reorthogonalization equals the dense eigenvalues", 
   CHECK(few[0].value <= dense.back() + 1e-12);
   CHECK(few[0].value == Approx(dense.back()).epsilon(1e-3));
   // A caller-given start: e.g. a warm start from a previous eigenvector converges at once.
-  const auto warm = optim::top_eigenvalues(matrix_hvp(a, like), like, gen, {.k = 1, .steps = 2, .start = all[0].vector});
+  const auto warm =
+      optim::top_eigenvalues(matrix_hvp(a, like), like, gen, {.k = 1, .steps = 2, .start = all[0].vector});
   CHECK(warm[0].value == Approx(dense.back()).epsilon(1e-12));
 }
 
-TEST_CASE("Lanczos finds repeated eigenvalues and tiny curvature (restart on breakdown)", "[optim][curvature]") {
+TEST_CASE("Lanczos finds repeated eigenvalues and tiny curvature (restart on breakdown)",
+          "[optim][curvature]") {
   Generator gen(4);
   const ParamVector like = layout({Shape{6}});
   // Spectrum {3, 3, 3, 1, 1, 0}: a Rademacher start's Krylov space has dimension 3.
@@ -508,7 +528,8 @@ TEST_CASE("Hutch++ is exact on low-rank matrices with rank <= sketch size", "[op
   const ParamVector like = layout({Shape{4, 3}, Shape{8}});
   for (std::size_t rank : {1u, 3u, 5u}) {
     std::vector<double> spectrum(20, 0.0);
-    for (std::size_t i = 0; i < rank; ++i) spectrum[i] = (i % 2 == 0 ? 1.0 : -1.0) * (10.0 + static_cast<double>(i));
+    for (std::size_t i = 0; i < rank; ++i)
+      spectrum[i] = (i % 2 == 0 ? 1.0 : -1.0) * (10.0 + static_cast<double>(i));
     const Matrix a = with_spectrum(spectrum, gen);
     const double tr = trace_of(a, 20);
     for (std::size_t samples : std::vector<std::size_t>{3 * rank, 3 * rank + 2, 30}) {
@@ -521,7 +542,8 @@ TEST_CASE("Hutch++ is exact on low-rank matrices with rank <= sketch size", "[op
   }
   // Full rank with a sketch as large as the dimension: exact too.
   const Matrix a = random_symmetric(20, gen);
-  CHECK(optim::hutchpp_trace(matrix_hvp(a, like), like, gen, {.samples = 60}) == Approx(trace_of(a, 20)).margin(1e-10));
+  CHECK(optim::hutchpp_trace(matrix_hvp(a, like), like, gen, {.samples = 60}) ==
+        Approx(trace_of(a, 20)).margin(1e-10));
   CHECK_THROWS_AS(optim::hutchpp_trace(matrix_hvp(a, like), like, gen, {.samples = 2}), ValueError);
 }
 
@@ -550,14 +572,16 @@ TEST_CASE("Hutchinson: mean within 3 SE of the trace, SE as in theory", "[optim]
 
 // ---- spectral density --------------------------------------------------------------------------
 
-TEST_CASE("SLQ: the density integrates to 1 and its first moment × d estimates the trace", "[optim][curvature]") {
+TEST_CASE("SLQ: the density integrates to 1 and its first moment × d estimates the trace",
+          "[optim][curvature]") {
   Generator gen(40);
   const std::size_t n = 30;
   const ParamVector like = layout({Shape{5, 5}, Shape{5}});
   auto integrate = [](const optim::SpectralDensity& s, int moment) {  // trapezoid rule, as the normalization
     double total = 0.0;
     for (std::size_t i = 0; i + 1 < s.grid.size(); ++i) {
-      const double a = s.density[i] * std::pow(s.grid[i], moment), b = s.density[i + 1] * std::pow(s.grid[i + 1], moment);
+      const double a = s.density[i] * std::pow(s.grid[i], moment),
+                   b = s.density[i + 1] * std::pow(s.grid[i + 1], moment);
       total += 0.5 * (a + b) * (s.grid[i + 1] - s.grid[i]);
     }
     return total;
@@ -579,7 +603,8 @@ TEST_CASE("SLQ: the density integrates to 1 and its first moment × d estimates 
     std::vector<double> d(n);
     for (double& x : d) x = gen.uniform(-2.0, 5.0);
     const double tr = std::accumulate(d.begin(), d.end(), 0.0);
-    const auto s = optim::spectral_density(matrix_hvp(diagonal(d), like), like, gen, {.runs = 2, .steps = 30});
+    const auto s =
+        optim::spectral_density(matrix_hvp(diagonal(d), like), like, gen, {.runs = 2, .steps = 30});
     REQUIRE(s.grid.size() == 1000);
     CHECK(integrate(s, 0) == Approx(1.0).epsilon(1e-9));
     CHECK(quadrature_mean(s) * n == Approx(tr).epsilon(1e-12));
@@ -608,7 +633,8 @@ TEST_CASE("SLQ: the density integrates to 1 and its first moment × d estimates 
     // Eigenvalues from −500 to 1500: PyHessian's σ = √(1e-5 · 2000) ≈ 0.14 is far below its grid
     // step (2 for 1000 points), which misses the peaks; σ is floored at one grid step.
     std::vector<double> d(n);
-    for (std::size_t i = 0; i < n; ++i) d[i] = -500.0 + 2000.0 * static_cast<double>(i) / static_cast<double>(n - 1);
+    for (std::size_t i = 0; i < n; ++i)
+      d[i] = -500.0 + 2000.0 * static_cast<double>(i) / static_cast<double>(n - 1);
     const auto s = optim::spectral_density(matrix_hvp(diagonal(d), like), like, gen, {.steps = 30});
     CHECK(integrate(s, 0) == Approx(1.0).epsilon(1e-6));
     CHECK(integrate(s, 1) * n == Approx(std::accumulate(d.begin(), d.end(), 0.0)).epsilon(1e-6));
@@ -630,7 +656,8 @@ TEST_CASE("SLQ: the density integrates to 1 and its first moment × d estimates 
 
 // ---- flatness ----------------------------------------------------------------------------------
 
-TEST_CASE("Flatness at a quadratic's minimum: ½ρ²λ_max and ρ²λ_max along the top eigenvector", "[optim][curvature]") {
+TEST_CASE("Flatness at a quadratic's minimum: ½ρ²λ_max and ρ²λ_max along the top eigenvector",
+          "[optim][curvature]") {
   Generator gen(50);
   const Matrix a = with_spectrum({4.0, 3.0, 2.0, 1.0, 0.5, 0.25, 0.1, 0.05}, gen);
   const std::vector<double> center = {0.5, -1.0, 2.0, 0.25, 1.0, -0.5, 0.75, -2.0};
@@ -646,7 +673,8 @@ TEST_CASE("Flatness at a quadratic's minimum: ½ρ²λ_max and ρ²λ_max along 
       CHECK(model.unchanged_since(before));
       CHECK(zeroth.value == Approx(0.5 * rho * rho * 4.0).epsilon(tol));
       CHECK(optim::norm(zeroth.delta) == Approx(rho).epsilon(1e-12));
-      CHECK(residual(a, flat(zeroth.delta), 4.0) <= (dtype == DType::f64 ? 1e-8 : 1e-4) * rho);  // δ ∥ top eigenvector
+      CHECK(residual(a, flat(zeroth.delta), 4.0) <=
+            (dtype == DType::f64 ? 1e-8 : 1e-4) * rho);  // δ ∥ top eigenvector
 
       const auto first = optim::first_order_flatness(objective, gen, {.rho = rho});
       CHECK(model.unchanged_since(before));
@@ -654,10 +682,11 @@ TEST_CASE("Flatness at a quadratic's minimum: ½ρ²λ_max and ρ²λ_max along 
       CHECK(optim::norm(first.delta) == Approx(rho).epsilon(1e-12));
     }
     // Without the eigenvector start the ascent cannot leave a minimum (∇L = 0): why it exists.
-    const auto stuck = optim::zeroth_order_sharpness(objective, gen, {.rho = 0.1, .start_along_top_eigenvector = false});
+    const auto stuck =
+        optim::zeroth_order_sharpness(objective, gen, {.rho = 0.1, .start_along_top_eigenvector = false});
     CHECK(stuck.value == Approx(0.0).margin(1e-12));
-    CHECK(optim::first_order_flatness(objective, gen, {.rho = 0.1, .start_along_top_eigenvector = false}).value ==
-          Approx(0.0).margin(1e-6));
+    CHECK(optim::first_order_flatness(objective, gen, {.rho = 0.1, .start_along_top_eigenvector = false})
+              .value == Approx(0.0).margin(1e-6));
     CHECK(model.unchanged_since(before));
   }
 }
@@ -750,7 +779,8 @@ TEST_CASE("Every metric leaves the parameters bitwise unchanged", "[optim][curva
     for (const Tensor& t : d) d32.push_back(t.to(DType::f32));
     optim::landscape_1d(objective, d32, {0.5});
     CHECK(model.unchanged_since(before));
-    CHECK_THROWS(optim::landscape_2d(objective, d, {Tensor::zeros(Shape{2, 2}), Tensor::zeros(Shape{4})}, {1.0}, {1.0}));
+    CHECK_THROWS(optim::landscape_2d(objective, d, {Tensor::zeros(Shape{2, 2}), Tensor::zeros(Shape{4})},
+                                     {1.0}, {1.0}));
     CHECK(model.unchanged_since(before));
   }
 }
@@ -774,7 +804,8 @@ TEST_CASE("hvp_of: exact HVPs of an Objective and batch-weighted data-set HVPs",
   const auto hvp = optim::hvp_of(batches, {1.0, 3.0});
   const std::vector<double> expected2 = multiply(a2, flat(v));
   const std::vector<double> got = flat(hvp(v));
-  for (std::size_t i = 0; i < 7; ++i) CHECK(got[i] == Approx(0.25 * expected1[i] + 0.75 * expected2[i]).margin(1e-13));
+  for (std::size_t i = 0; i < 7; ++i)
+    CHECK(got[i] == Approx(0.25 * expected1[i] + 0.75 * expected2[i]).margin(1e-13));
   CHECK_THROWS_AS(optim::hvp_of(batches, {1.0}), ValueError);
   CHECK_THROWS_AS(optim::hvp_of(batches, {1.0, 0.0}), ValueError);
 
@@ -788,14 +819,16 @@ TEST_CASE("gradient_norms: full data vs mean of minibatch norms", "[optim][curva
   // Batch b's loss ½‖θ − c_b‖² has ∇L_b = θ − c_b: at θ = 0, (−3, 0) and (1, 4), with weights 1/4, 3/4.
   QuadModel model({Shape{2}});
   const Matrix identity = diagonal({1.0, 1.0});
-  std::vector<optim::Objective> batches = {model.objective(identity, {3.0, 0.0}), model.objective(identity, {-1.0, -4.0})};
+  std::vector<optim::Objective> batches = {model.objective(identity, {3.0, 0.0}),
+                                           model.objective(identity, {-1.0, -4.0})};
   const auto norms = optim::gradient_norms(batches, {1.0, 3.0});
   // Full: 0.25·(−3, 0) + 0.75·(1, 4) = (0, 3) → 3. Mean: 0.25·3 + 0.75·√17.
   CHECK(norms.full_data == Approx(3.0).epsilon(1e-14));
   CHECK(norms.mean_minibatch == Approx(0.75 + 0.75 * std::sqrt(17.0)).epsilon(1e-14));
   CHECK(norms.mean_minibatch >= norms.full_data);
   // Equal gradients: no noise, equal norms.
-  std::vector<optim::Objective> same = {model.objective(identity, {1.0, 2.0}), model.objective(identity, {1.0, 2.0})};
+  std::vector<optim::Objective> same = {model.objective(identity, {1.0, 2.0}),
+                                        model.objective(identity, {1.0, 2.0})};
   const auto equal = optim::gradient_norms(same, {2.0, 5.0});
   CHECK(equal.full_data == Approx(std::sqrt(5.0)).epsilon(1e-14));
   CHECK(equal.mean_minibatch == Approx(std::sqrt(5.0)).epsilon(1e-14));
@@ -805,12 +838,13 @@ TEST_CASE("gradient_norms: full data vs mean of minibatch norms", "[optim][curva
 
 // ---- landscape ---------------------------------------------------------------------------------
 
-TEST_CASE("filter_normalized_direction: θ's row norms on matrices and filters, zero on vectors", "[optim][curvature]") {
+TEST_CASE("filter_normalized_direction: θ's row norms on matrices and filters, zero on vectors",
+          "[optim][curvature]") {
   Generator gen(70);
-  const ParamVector theta = {normal(Shape{3, 4}, 0.0, 2.0, gen, DType::f32),   // a Linear weight (out, in)
-                             normal(Shape{2, 3, 2, 2}, 0.0, 1.0, gen),          // a convolution weight
-                             normal(Shape{3}, 0.0, 1.0, gen),                   // a bias
-                             Tensor(2.5)};                                      // a scalar
+  const ParamVector theta = {normal(Shape{3, 4}, 0.0, 2.0, gen, DType::f32),  // a Linear weight (out, in)
+                             normal(Shape{2, 3, 2, 2}, 0.0, 1.0, gen),        // a convolution weight
+                             normal(Shape{3}, 0.0, 1.0, gen),                 // a bias
+                             Tensor(2.5)};                                    // a scalar
   ParamVector with_zero_row = theta;
   for (std::size_t k = 0; k < 4; ++k) with_zero_row[0].set(4 + k, 0.0);
   for (const ParamVector& t : {theta, with_zero_row}) {
@@ -834,8 +868,10 @@ TEST_CASE("filter_normalized_direction: θ's row norms on matrices and filters, 
   }
   // Seeded: the same generator state gives the same direction; directions differ between draws.
   Generator g1(5), g2(5);
-  CHECK(same_bits(optim::filter_normalized_direction(theta, g1)[1], optim::filter_normalized_direction(theta, g2)[1]));
-  CHECK_FALSE(same_bits(optim::filter_normalized_direction(theta, g1)[1], optim::filter_normalized_direction(theta, g1)[1]));
+  CHECK(same_bits(optim::filter_normalized_direction(theta, g1)[1],
+                  optim::filter_normalized_direction(theta, g2)[1]));
+  CHECK_FALSE(same_bits(optim::filter_normalized_direction(theta, g1)[1],
+                        optim::filter_normalized_direction(theta, g1)[1]));
 }
 
 TEST_CASE("landscape_1d/2d of a quadratic equal the closed form", "[optim][curvature]") {
@@ -858,12 +894,15 @@ TEST_CASE("landscape_1d/2d of a quadratic equal the closed form", "[optim][curva
   };
   const double l0 = 0.5 * dotv(r, ar), g1 = dotv(ar, x1), g2 = dotv(ar, x2);
   const double q11 = dotv(x1, ax1), q12 = dotv(x1, ax2), q22 = dotv(x2, ax2);
-  auto closed = [&](double s, double t) { return l0 + s * g1 + t * g2 + 0.5 * s * s * q11 + s * t * q12 + 0.5 * t * t * q22; };
+  auto closed = [&](double s, double t) {
+    return l0 + s * g1 + t * g2 + 0.5 * s * s * q11 + s * t * q12 + 0.5 * t * t * q22;
+  };
 
   const std::vector<double> alphas = {-1.0, -0.25, 0.0, 0.5, 2.0}, betas = {-0.5, 0.0, 1.5};
   const auto line = optim::landscape_1d(objective, d1, alphas);
   REQUIRE(line.size() == alphas.size());
-  for (std::size_t i = 0; i < alphas.size(); ++i) CHECK(line[i] == Approx(closed(alphas[i], 0.0)).epsilon(1e-12));
+  for (std::size_t i = 0; i < alphas.size(); ++i)
+    CHECK(line[i] == Approx(closed(alphas[i], 0.0)).epsilon(1e-12));
   CHECK(line[2] == Approx(l0).epsilon(1e-14));
   const auto plane = optim::landscape_2d(objective, d1, d2, alphas, betas);
   REQUIRE(plane.size() == alphas.size() * betas.size());
@@ -879,17 +918,20 @@ TEST_CASE("Curvature metrics reject bad k, too few samples and bad starts", "[op
   const ParamVector like = layout({Shape{2, 2}});
   const auto hvp = matrix_hvp(diagonal({1.0, 2.0, 3.0, 4.0}), like);
   CHECK_THROWS_AS(optim::top_eigenvalues(hvp, like, gen, {.k = 0}), ValueError);
-  CHECK_THROWS_AS(optim::top_eigenvalues(hvp, like, gen, {.k = 5}), ValueError);          // > dimension
+  CHECK_THROWS_AS(optim::top_eigenvalues(hvp, like, gen, {.k = 5}), ValueError);              // > dimension
   CHECK_THROWS_AS(optim::top_eigenvalues(hvp, like, gen, {.k = 3, .steps = 2}), ValueError);  // > steps
-  CHECK(test::message_of<ValueError>([&] { optim::top_eigenvalues(hvp, like, gen, {.k = 5}); }).find("k must be") !=
-        std::string::npos);
+  CHECK(test::message_of<ValueError>([&] {
+          optim::top_eigenvalues(hvp, like, gen, {.k = 5});
+        }).find("k must be") != std::string::npos);
   CHECK_THROWS_AS(optim::power_iteration(hvp, like, gen, {.k = 0}), ValueError);
   CHECK_THROWS_AS(optim::power_iteration(hvp, like, gen, {.k = 5}), ValueError);
   CHECK_THROWS_AS(optim::power_iteration(hvp, like, gen, {.max_iterations = 0}), ValueError);
-  CHECK(optim::power_iteration(hvp, like, gen, {.k = 4, .max_iterations = 2000, .tolerance = 1e-15}).back().value ==
-        Approx(1.0).epsilon(1e-9));  // k = dimension is allowed
+  CHECK(optim::power_iteration(hvp, like, gen, {.k = 4, .max_iterations = 2000, .tolerance = 1e-15})
+            .back()
+            .value == Approx(1.0).epsilon(1e-9));  // k = dimension is allowed
   CHECK_THROWS_AS(optim::hutchinson_trace(hvp, like, gen, {.samples = 1}), ValueError);
   CHECK_THROWS_AS(optim::hutchpp_trace(hvp, like, gen, {.samples = 2}), ValueError);
-  CHECK_THROWS_AS(optim::top_eigenvalues(hvp, like, gen, {.start = {Tensor::zeros(Shape{2, 2})}}), ValueError);
+  CHECK_THROWS_AS(optim::top_eigenvalues(hvp, like, gen, {.start = {Tensor::zeros(Shape{2, 2})}}),
+                  ValueError);
   CHECK_THROWS_AS(optim::top_eigenvalues(hvp, like, gen, {.start = {Tensor::zeros(Shape{4})}}), ShapeError);
 }

@@ -3,13 +3,13 @@
 // (exact), T-GAM-3, T-GR-1/2/3, FAD's reductions; exact HVPs and exact GR gradients against finite
 // differences; the valley ½(w₁w₂ − 1)² where SGD stays sharp and SAM/GAM find the flat minimum;
 // bitwise restoration of the parameters; ⊥Grad.
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "optim/flat.hpp"
 #include "support/optim_models.hpp"
@@ -67,7 +67,9 @@ void check_close(const Tensor& t, const std::vector<double>& expected, double to
   }
 }
 
-void check_close(const Tensor& got, const Tensor& expected, double tol) { check_close(got, test::values_of(expected), tol); }
+void check_close(const Tensor& got, const Tensor& expected, double tol) {
+  check_close(got, test::values_of(expected), tol);
+}
 
 Tensor diag_1_10() { return Tensor::from(Shape{2, 2}, {1, 0, 0, 10}); }
 // The quadratic of the closed-form tests: L = ½ (θ₁² + 10 θ₂²) at θ = (1, 1).
@@ -93,7 +95,8 @@ optim::GAMOptions accelerated(bool paper) {
 
 // Hessian trace of a 2-parameter objective at its current point, from two exact HVPs.
 double trace2(optim::Objective& objective) {
-  return test::values_of(objective.hvp({vec({1.0, 0.0})})[0])[0] + test::values_of(objective.hvp({vec({0.0, 1.0})})[0])[1];
+  return test::values_of(objective.hvp({vec({1.0, 0.0})})[0])[0] +
+         test::values_of(objective.hvp({vec({0.0, 1.0})})[0])[1];
 }
 
 }  // namespace
@@ -104,8 +107,10 @@ TEST_CASE("T-SAM-1: SAM's first step on ½(θ₁² + 10θ₂²)", "[optim]") {
   // g0 = (1, 10), e = 0.05 g0/‖g0‖ = (0.0049752, 0.0497519), g1 = A(θ + e) = (1.0049752, 10.4975186),
   // θ' = θ − 0.1 g1 = (0.8995025, −0.0497519).
   auto model = model_1_10();
-  check_close(direction_of(model, wrap<optim::SAM>(optim::SAMOptions{.rho = 0.05})), {1.0049752, 10.4975186}, 1e-7);
-  optim::SAM sam(std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions{.lr = 0.1}), {.rho = 0.05});
+  check_close(direction_of(model, wrap<optim::SAM>(optim::SAMOptions{.rho = 0.05})), {1.0049752, 10.4975186},
+              1e-7);
+  optim::SAM sam(std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions{.lr = 0.1}),
+                 {.rho = 0.05});
   auto objective = model.objective();
   CHECK(sam.step(objective) == Approx(5.5));  // the loss before the step
   check_close(model.theta().value, {0.8995025, -0.0497519}, 1e-7);
@@ -130,14 +135,16 @@ TEST_CASE("T-SAM-3: a zero gradient gives the plain gradient and no NaN", "[opti
   const Tensor d = direction_of(model, wrap<optim::SAM>(optim::SAMOptions{.rho = 0.05}));
   check_close(d, {0.0, 0.0}, 0.0);
   auto asam = model_1_10({0.0, 0.0});
-  check_close(direction_of(asam, wrap<optim::SAM>(optim::SAMOptions{.rho = 0.5, .adaptive = true})), {0.0, 0.0}, 0.0);
+  check_close(direction_of(asam, wrap<optim::SAM>(optim::SAMOptions{.rho = 0.5, .adaptive = true})),
+              {0.0, 0.0}, 0.0);
 }
 
 TEST_CASE("T-ASAM-1: ASAM with η = 0 at θ = (1, 1) is SAM; biases are not rescaled", "[optim]") {
   auto m1 = model_1_10();
   auto m2 = model_1_10();
   const Tensor sam = direction_of(m1, wrap<optim::SAM>(optim::SAMOptions{.rho = 0.05}));
-  const Tensor asam = direction_of(m2, wrap<optim::SAM>(optim::SAMOptions{.rho = 0.05, .adaptive = true, .eta = 0.0}));
+  const Tensor asam =
+      direction_of(m2, wrap<optim::SAM>(optim::SAMOptions{.rho = 0.05, .adaptive = true, .eta = 0.0}));
   check_close(asam, sam, 1e-15);
 
   // θ = (2, 0.5), η = 0.01, ρ = 0.5 on a tensor named "weight": T = |θ| + η, e = ρ T² g/‖T g‖.
@@ -161,7 +168,8 @@ TEST_CASE("T-GAM-1: accelerated GAM's first step, paper and code h−", "[optim]
   SECTION("code form h− = g0 + |1 − β| g2") {
     auto model = model_1_10();
     check_close(direction_of(model, wrap<optim::GAM>(accelerated(false))), {1.00139611, 10.99920221}, 2e-8);
-    optim::GAM gam(std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions{.lr = 0.1}), accelerated(false));
+    optim::GAM gam(std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions{.lr = 0.1}),
+                   accelerated(false));
     auto objective = model.objective();
     gam.step(objective);
     check_close(model.theta().value, {0.89986039, -0.09992022}, 2e-8);
@@ -170,7 +178,8 @@ TEST_CASE("T-GAM-1: accelerated GAM's first step, paper and code h−", "[optim]
   SECTION("paper form h− = β g0 + (1 − β) g2") {
     auto model = model_1_10();
     check_close(direction_of(model, wrap<optim::GAM>(accelerated(true))), {1.00271142, 10.99908231}, 2e-8);
-    optim::GAM gam(std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions{.lr = 0.1}), accelerated(true));
+    optim::GAM gam(std::make_unique<optim::SGD>(model.parameters(), optim::SGDOptions{.lr = 0.1}),
+                   accelerated(true));
     auto objective = model.objective();
     gam.step(objective);
     check_close(model.theta().value, {0.89972886, -0.09990823}, 2e-8);
@@ -199,7 +208,8 @@ TEST_CASE("T-GAM-3: accelerated GAM reductions", "[optim]") {
   o.gamma = 0.0;
   o.alpha = 1.0;
   o.grad_rho = 0.07;
-  check_close(direction_of(m1, wrap<optim::GAM>(o)), direction_of(m2, wrap<optim::SAM>(optim::SAMOptions{.rho = 0.07})), 1e-14);
+  check_close(direction_of(m1, wrap<optim::GAM>(o)),
+              direction_of(m2, wrap<optim::SAM>(optim::SAMOptions{.rho = 0.07})), 1e-14);
   // ρ' → 0 and α = 1: d → ∇L(θ).
   FunctionModel m3(vec({0.3, -0.7, 1.1}), sin_exp);
   o.grad_rho = 1e-8;
@@ -274,7 +284,8 @@ TEST_CASE("T-GR-1: on a quadratic, exact = forward = backward GR for any ε", "[
     for (const M m : {M::exact, M::forward, M::backward}) {
       INFO("eps " << eps << " method " << static_cast<int>(m));
       FunctionModel model(vec({1.0, -1.0}), test::quadratic(a));
-      check_close(direction_of(model, wrap<optim::GradientRegularization>(gr(m, 0.1, eps))), {1.0, -2.5}, 1e-12);
+      check_close(direction_of(model, wrap<optim::GradientRegularization>(gr(m, 0.1, eps))), {1.0, -2.5},
+                  1e-12);
     }
   }
 }
@@ -286,7 +297,8 @@ TEST_CASE("T-GR-2: θ⁴/4 at θ = 1, ε = 0.1: F-GR sees 3.31, B-GR 2.71, exact
   const std::vector<std::pair<M, double>> cases{{M::exact, 3.0}, {M::forward, 3.31}, {M::backward, 2.71}};
   for (const auto& [m, hg] : cases) {
     FunctionModel model(vec({1.0}), quartic);
-    check_close(direction_of(model, wrap<optim::GradientRegularization>(gr(m, 1.0, 0.1))), std::vector<double>{1.0 + hg}, 1e-12);
+    check_close(direction_of(model, wrap<optim::GradientRegularization>(gr(m, 1.0, 0.1))),
+                std::vector<double>{1.0 + hg}, 1e-12);
   }
 }
 
@@ -297,7 +309,8 @@ TEST_CASE("T-GR-3: F-GR with γ = ε is ∇L(θ + εg)", "[optim]") {
   objective.add_to_values(objective.gradient(), 0.05);
   const Tensor probe = objective.gradient()[0];
   objective.set_values(theta);
-  check_close(direction_of(model, wrap<optim::GradientRegularization>(gr(optim::GradRegOptions::Method::forward, 0.05, 0.05))),
+  check_close(direction_of(model, wrap<optim::GradientRegularization>(
+                                      gr(optim::GradRegOptions::Method::forward, 0.05, 0.05))),
               probe, 1e-14);
 }
 
@@ -305,7 +318,8 @@ TEST_CASE("exact GR's direction is the gradient of L + γ/2 ‖∇L‖² (centra
   const double gamma = 0.3;
   FunctionModel model(vec({0.3, -0.7, 1.1}), sin_exp);
   auto objective = model.objective();
-  const Tensor d = direction_of(model, wrap<optim::GradientRegularization>(gr(optim::GradRegOptions::Method::exact, gamma, 0.0)));
+  const Tensor d = direction_of(
+      model, wrap<optim::GradientRegularization>(gr(optim::GradRegOptions::Method::exact, gamma, 0.0)));
   const optim::ParamVector theta = objective.values();
   const auto l_gr = [&](const optim::ParamVector& at) {
     objective.set_values(at);
@@ -333,7 +347,8 @@ TEST_CASE("exact GR's direction is the gradient of L + γ/2 ‖∇L‖² (centra
   const auto gm = qo.gradient();
   qo.set_values(q0);
   const auto expected = optim::axpy(gamma / 2e-3, optim::axpy(-1.0, gm, gp), g);
-  check_close(direction_of(q, wrap<optim::GradientRegularization>(gr(optim::GradRegOptions::Method::exact, gamma, 0.0))),
+  check_close(direction_of(q, wrap<optim::GradientRegularization>(
+                                  gr(optim::GradRegOptions::Method::exact, gamma, 0.0))),
               expected[0], 1e-10);
 }
 
@@ -346,12 +361,15 @@ TEST_CASE("FAD reductions and its quadratic form", "[optim]") {
       FunctionModel model(vec({0.3, -0.7, 1.1}), sin_exp);
       auto objective = model.objective();
       const Tensor g = objective.gradient()[0];
-      check_close(direction_of(model, wrap<optim::FAD>(optim::FADOptions{.rho = 0.1, .alpha = 0.0, .beta = 0.0, .exact = exact})), g, 0.0);
+      check_close(direction_of(model, wrap<optim::FAD>(optim::FADOptions{
+                                          .rho = 0.1, .alpha = 0.0, .beta = 0.0, .exact = exact})),
+                  g, 0.0);
     }
     SECTION(std::string("alpha = 1, beta = 0 is SAM with radius rho") + (exact ? " (exact)" : " (fd)")) {
       FunctionModel m1(vec({0.3, -0.7, 1.1}), sin_exp);
       FunctionModel m2(vec({0.3, -0.7, 1.1}), sin_exp);
-      check_close(direction_of(m1, wrap<optim::FAD>(optim::FADOptions{.rho = 0.1, .alpha = 1.0, .beta = 0.0, .exact = exact})),
+      check_close(direction_of(m1, wrap<optim::FAD>(optim::FADOptions{
+                                       .rho = 0.1, .alpha = 1.0, .beta = 0.0, .exact = exact})),
                   direction_of(m2, wrap<optim::SAM>(optim::SAMOptions{.rho = 0.1})), 1e-14);
     }
   }
@@ -369,7 +387,8 @@ TEST_CASE("FAD reductions and its quadratic form", "[optim]") {
                                        g0[1] + alpha * rho * ag0[1] + beta * rho * 10.0 * gadv[1] / na};
     for (const bool exact : {true, false}) {
       auto model = model_1_10();
-      check_close(direction_of(model, wrap<optim::FAD>(optim::FADOptions{.rho = rho, .alpha = alpha, .beta = beta, .exact = exact})),
+      check_close(direction_of(model, wrap<optim::FAD>(optim::FADOptions{
+                                          .rho = rho, .alpha = alpha, .beta = beta, .exact = exact})),
                   expected, 1e-12);
     }
   }
@@ -381,9 +400,11 @@ TEST_CASE("PerpGrad removes the component along the weights", "[optim]") {
   // w = (1, 0), g = (1, 1) (linear loss): g⊥ = (0, 1), rescaled to ‖g‖: (0, √2).
   const auto linear = [](const Var& t) { return sum(t); };
   FunctionModel m1(vec({1.0, 0.0}), linear);
-  check_close(direction_of(m1, wrap<optim::PerpGrad>(optim::PerpGradOptions{})), {0.0, std::sqrt(2.0)}, 1e-15);
+  check_close(direction_of(m1, wrap<optim::PerpGrad>(optim::PerpGradOptions{})), {0.0, std::sqrt(2.0)},
+              1e-15);
   FunctionModel m2(vec({1.0, 0.0}), linear);
-  check_close(direction_of(m2, wrap<optim::PerpGrad>(optim::PerpGradOptions{.rescale = false})), {0.0, 1.0}, 1e-15);
+  check_close(direction_of(m2, wrap<optim::PerpGrad>(optim::PerpGradOptions{.rescale = false})), {0.0, 1.0},
+              1e-15);
   FunctionModel m3(vec({0.0, 0.0}), linear);  // θ = 0: nothing to project on
   check_close(direction_of(m3, wrap<optim::PerpGrad>(optim::PerpGradOptions{})), {1.0, 1.0}, 1e-15);
 }
@@ -426,7 +447,8 @@ TEST_CASE("wrappers hand the base optimizer the original parameters, bit for bit
 
     // With SGD as the base: exactly the base update of the direction.
     FunctionModel sgd_model(vec({1.3, 0.7}, DType::f32), test::valley);
-    auto sgd_wrapper = make(std::make_unique<optim::SGD>(sgd_model.parameters(), optim::SGDOptions{.lr = 0.1}));
+    auto sgd_wrapper =
+        make(std::make_unique<optim::SGD>(sgd_model.parameters(), optim::SGDOptions{.lr = 0.1}));
     auto sgd_objective = sgd_model.objective();
     sgd_wrapper->step(sgd_objective);
     CHECK(test::same_bits(sgd_model.theta().value, start - seen->directions[0][0] * 0.1));

@@ -1,12 +1,12 @@
 // Zeroth-order estimators (optim/zeroth_order.hpp) against shared/reference/algorithms.md §6.7:
 // exact on linear and quadratic functions, unbiased within standard error over many draws, CGE's
 // closed-form numbers, parameters put back exactly, MeZO's seeded in-place round trip and update.
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "optim/zeroth_order.hpp"
 #include "support/optim_models.hpp"
@@ -25,7 +25,9 @@ void check_close(const Tensor& t, const std::vector<double>& expected, double to
     CHECK(got[i] == Approx(expected[i]).margin(tol).epsilon(0));
   }
 }
-void check_close(const Tensor& got, const Tensor& expected, double tol) { check_close(got, test::values_of(expected), tol); }
+void check_close(const Tensor& got, const Tensor& expected, double tol) {
+  check_close(got, test::values_of(expected), tol);
+}
 
 using Dist = optim::RGEOptions::Distribution;
 using Diff = optim::RGEOptions::Difference;
@@ -94,14 +96,16 @@ TEST_CASE("RGE with q directions is the mean of q one-direction estimates", "[op
   check_close(four.estimate(objective)[0], mean, 1e-13);
 }
 
-TEST_CASE("RGE is unbiased on a quadratic within standard error (Gaussian and sphere with the d factor)", "[optim]") {
+TEST_CASE("RGE is unbiased on a quadratic within standard error (Gaussian and sphere with the d factor)",
+          "[optim]") {
   // Forward: E[(gᵀu + ½ μ uᵀAu) u] = g (odd moments of u vanish); sphere: E[d (gᵀu) u] = g.
   for (const Dist dist : {Dist::gaussian, Dist::sphere}) {
     for (const Diff diff : {Diff::forward, Diff::central}) {
       INFO("sphere " << (dist == Dist::sphere) << " central " << (diff == Diff::central));
       auto model = quadratic3();
       auto objective = model.objective();
-      optim::RandomGradientEstimator rge({.distribution = dist, .difference = diff, .mu = 0.05}, Generator(21));
+      optim::RandomGradientEstimator rge({.distribution = dist, .difference = diff, .mu = 0.05},
+                                         Generator(21));
       constexpr int n = 4000;
       std::vector<double> mean(3, 0.0), sq(3, 0.0);
       for (int k = 0; k < n; ++k) {
@@ -137,16 +141,19 @@ TEST_CASE("CGE: §6.7 numbers, exact on linear functions, μ/2 diag(A) bias on q
 
   auto q = quadratic3();
   auto qo = q.objective();
-  check_close(optim::CoordinateGradientEstimator({.mu = 0.01}).estimate(qo)[0], {1.0 + 0.01, -1.75 + 0.015, 0.0 + 0.005}, 1e-12);
+  check_close(optim::CoordinateGradientEstimator({.mu = 0.01}).estimate(qo)[0],
+              {1.0 + 0.01, -1.75 + 0.015, 0.0 + 0.005}, 1e-12);
   CHECK(qo.forward_count() == 4);  // d + 1 evaluations
 }
 
 TEST_CASE("estimators put the parameters back bit for bit", "[optim]") {
   std::vector<std::unique_ptr<optim::GradientEstimator>> estimators;
   estimators.push_back(std::make_unique<optim::CoordinateGradientEstimator>(optim::CGEOptions{.mu = 0.013}));
-  estimators.push_back(std::make_unique<optim::RandomGradientEstimator>(optim::RGEOptions{.mu = 0.013, .directions = 3}, Generator(1)));
   estimators.push_back(std::make_unique<optim::RandomGradientEstimator>(
-      optim::RGEOptions{.distribution = Dist::sphere, .difference = Diff::central, .mu = 0.013}, Generator(1)));
+      optim::RGEOptions{.mu = 0.013, .directions = 3}, Generator(1)));
+  estimators.push_back(std::make_unique<optim::RandomGradientEstimator>(
+      optim::RGEOptions{.distribution = Dist::sphere, .difference = Diff::central, .mu = 0.013},
+      Generator(1)));
   for (auto& est : estimators) {
     INFO(est->name());
     FunctionModel model(vec({1.3, 0.7, -0.1}, DType::f32), [](const Var& t) { return sum(sin(t) * t); });
@@ -169,8 +176,9 @@ TEST_CASE("ZerothOrder drives any base optimizer with an estimate", "[optim]") {
     auto m1 = quadratic3();
     auto o1 = m1.objective();
     const Tensor g = optim::CoordinateGradientEstimator({.mu = 1e-3}).estimate(o1)[0];
-    optim::ZerothOrder zo(std::make_unique<optim::SGD>(m1.parameters(), optim::SGDOptions{.lr = 0.1}),
-                          std::make_unique<optim::CoordinateGradientEstimator>(optim::CGEOptions{.mu = 1e-3}));
+    optim::ZerothOrder zo(
+        std::make_unique<optim::SGD>(m1.parameters(), optim::SGDOptions{.lr = 0.1}),
+        std::make_unique<optim::CoordinateGradientEstimator>(optim::CGEOptions{.mu = 1e-3}));
     CHECK(zo.name() == "zo_cge_sgd");
     const Tensor start = m1.theta().value;
     CHECK(zo.step(o1) == Approx(1.375));  // L(θ) = ½ θᵀg = ½ (1 + 1.75 + 0)
@@ -181,14 +189,19 @@ TEST_CASE("ZerothOrder drives any base optimizer with an estimate", "[optim]") {
     auto m = quadratic3();
     auto o = m.objective();
     optim::ZerothOrder zo(std::make_unique<optim::Adam>(m.parameters(), optim::AdamOptions{.lr = 0.05}),
-                          std::make_unique<optim::RandomGradientEstimator>(optim::RGEOptions{.mu = 1e-3, .directions = 4}, Generator(2)));
+                          std::make_unique<optim::RandomGradientEstimator>(
+                              optim::RGEOptions{.mu = 1e-3, .directions = 4}, Generator(2)));
     const double l0 = o.value();
     for (int k = 0; k < 400; ++k) zo.step(o);
     CHECK(o.value() < 1e-2 * l0);
   }
   auto m = quadratic3();
-  CHECK_THROWS_AS(optim::ZerothOrder(nullptr, std::make_unique<optim::CoordinateGradientEstimator>(optim::CGEOptions{})), ValueError);
-  CHECK_THROWS_AS(optim::ZerothOrder(std::make_unique<optim::SGD>(m.parameters(), optim::SGDOptions{}), nullptr), ValueError);
+  CHECK_THROWS_AS(
+      optim::ZerothOrder(nullptr, std::make_unique<optim::CoordinateGradientEstimator>(optim::CGEOptions{})),
+      ValueError);
+  CHECK_THROWS_AS(
+      optim::ZerothOrder(std::make_unique<optim::SGD>(m.parameters(), optim::SGDOptions{}), nullptr),
+      ValueError);
   CHECK_THROWS_AS(optim::RandomGradientEstimator({.mu = 0.0}, Generator(0)), ValueError);
   CHECK_THROWS_AS(optim::RandomGradientEstimator({.directions = 0}, Generator(0)), ValueError);
   CHECK_THROWS_AS(optim::CoordinateGradientEstimator({.mu = -1.0}), ValueError);
@@ -202,7 +215,8 @@ namespace {
 class WeightBias : public nn::Module {
  public:
   WeightBias()
-      : w_(register_parameter("weight", vec({1.0, -2.0, 0.5}))), b_(register_parameter("bias", vec({0.3, 0.4}))) {}
+      : w_(register_parameter("weight", vec({1.0, -2.0, 0.5}))),
+        b_(register_parameter("bias", vec({0.3, 0.4}))) {}
   Var forward(const Var& x) override {
     Tape& t = *x.tape();
     const Var w = w_.var(t), b = b_.var(t);
@@ -236,7 +250,8 @@ TEST_CASE("MeZO on ½‖θ‖²: θ' = θ − η (θᵀz) z, weight decay skippe
   // p = θᵀz exactly for a quadratic (central difference), to rounding.
   const double p = sum(w0 * zw).item() + sum(b0 * zb).item();
   CHECK(mezo.last_projected_gradient() == Approx(p).epsilon(1e-9));
-  CHECK(l_plus == Approx(0.5 * (sum((w0 + zw * 1e-3) * (w0 + zw * 1e-3)).item() + sum((b0 + zb * 1e-3) * (b0 + zb * 1e-3)).item())));
+  CHECK(l_plus == Approx(0.5 * (sum((w0 + zw * 1e-3) * (w0 + zw * 1e-3)).item() +
+                                sum((b0 + zb * 1e-3) * (b0 + zb * 1e-3)).item())));
   check_close(model.w_.value, w0 - (zw * p + w0 * wd) * lr, 1e-10);
   check_close(model.b_.value, b0 - zb * (p * lr), 1e-10);
 }

@@ -1,11 +1,11 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/tensor_ops.hpp"
 #include "support/reference.hpp"
@@ -34,18 +34,24 @@ double id(double v, std::size_t) { return v; }
 std::vector<RedCase> red_cases() {
   auto add = [](double a, double b) { return a + b; };
   return {
-      {"sum", [](const Tensor& x) { return sum(x); }, [](const Tensor& x, int a, bool k) { return sum(x, a, k); }, 0.0, add, id, -1, 1},
-      {"mean", [](const Tensor& x) { return mean(x); }, [](const Tensor& x, int a, bool k) { return mean(x, a, k); }, 0.0, add,
+      {"sum", [](const Tensor& x) { return sum(x); },
+       [](const Tensor& x, int a, bool k) { return sum(x, a, k); }, 0.0, add, id, -1, 1},
+      {"mean", [](const Tensor& x) { return mean(x); },
+       [](const Tensor& x, int a, bool k) { return mean(x, a, k); }, 0.0, add,
        [](double v, std::size_t n) { return v / static_cast<double>(n); }, -1, 1},
-      {"max", [](const Tensor& x) { return max(x); }, [](const Tensor& x, int a, bool k) { return max(x, a, k); }, -kInf,
+      {"max", [](const Tensor& x) { return max(x); },
+       [](const Tensor& x, int a, bool k) { return max(x, a, k); }, -kInf,
        [](double a, double b) { return std::max(a, b); }, id, -5, 5},
-      {"min", [](const Tensor& x) { return min(x); }, [](const Tensor& x, int a, bool k) { return min(x, a, k); }, kInf,
+      {"min", [](const Tensor& x) { return min(x); },
+       [](const Tensor& x, int a, bool k) { return min(x, a, k); }, kInf,
        [](double a, double b) { return std::min(a, b); }, id, -5, 5},
-      {"prod", [](const Tensor& x) { return prod(x); }, [](const Tensor& x, int a, bool k) { return prod(x, a, k); }, 1.0,
+      {"prod", [](const Tensor& x) { return prod(x); },
+       [](const Tensor& x, int a, bool k) { return prod(x, a, k); }, 1.0,
        [](double a, double b) { return a * b; }, id, 0.9, 1.1},
       {"logsumexp", [](const Tensor& x) { return logsumexp(x); },
        [](const Tensor& x, int a, bool k) { return logsumexp(x, a, k); }, 0.0,
-       [](double a, double b) { return a + std::exp(b); }, [](double v, std::size_t) { return std::log(v); }, -3, 3},
+       [](double a, double b) { return a + std::exp(b); }, [](double v, std::size_t) { return std::log(v); },
+       -3, 3},
   };
 }
 
@@ -64,7 +70,8 @@ Tensor finish_all(const Tensor& folded, std::size_t n, const std::function<doubl
 TEST_CASE("reductions over all elements match the reference", "[reductions]") {
   for (const auto& c : red_cases()) {
     for (DType dt : kDTypes) {
-      for (const Shape& s : {Shape{}, Shape{1}, Shape{7}, Shape{33}, Shape{1000}, Shape{100003}, Shape{3, 17, 5}}) {
+      for (const Shape& s :
+           {Shape{}, Shape{1}, Shape{7}, Shape{33}, Shape{1000}, Shape{100003}, Shape{3, 17, 5}}) {
         INFO(c.name << " " << ref::name(dt) << " " << s.str());
         const Tensor x = ref::random(s, dt, c.lo, c.hi, 21);
         const Tensor r = c.all(x);
@@ -84,7 +91,8 @@ TEST_CASE("reductions along every axis of a rank-3 tensor, with and without keep
         const Tensor x = ref::random(s, dt, c.lo, c.hi, 22);
         for (int axis = -3; axis < 3; ++axis) {
           for (bool keep : {false, true}) {
-            INFO(c.name << " " << ref::name(dt) << " " << s.str() << " axis " << axis << " keepdims " << keep);
+            INFO(c.name << " " << ref::name(dt) << " " << s.str() << " axis " << axis << " keepdims "
+                        << keep);
             const Tensor r = c.axis(x, axis, keep);
             const std::size_t n = s[axis < 0 ? axis + 3 : axis];
             const Tensor expected = finish_all(ref::reduce(x, axis, keep, c.init, c.fold), n, c.finish);
@@ -117,7 +125,8 @@ TEST_CASE("reductions of empty tensors and axes", "[reductions]") {
     CHECK(p.shape() == Shape{2, 1, 3});
     for (std::size_t i = 0; i < p.numel(); ++i) CHECK(p.at(i) == 1.0);
     CHECK_THROWS_AS(max(z, 1), ValueError);
-    CHECK_THROWS_WITH(min(z, 1), Contains("min") && Contains("axis 1") && Contains("(2, 0, 3)") && Contains("empty"));
+    CHECK_THROWS_WITH(min(z, 1),
+                      Contains("min") && Contains("axis 1") && Contains("(2, 0, 3)") && Contains("empty"));
     CHECK_THROWS_AS(argmax(z, -2), ValueError);
     // Reducing a non-empty axis of an empty tensor is fine and empty.
     CHECK(max(z, 0).shape() == Shape{0, 3});
@@ -214,8 +223,9 @@ TEST_CASE("softmax and log_softmax along every axis", "[reductions]") {
       for (int axis = -s.rank(); axis < s.rank(); ++axis) {
         INFO(ref::name(dt) << " " << s.str() << " axis " << axis);
         // Reference: exp(x) / sum(exp(x)) along the axis, in double, with explicit indices.
-        const Tensor lse = ref::unary(ref::reduce(x, axis, true, 0.0, [](double a, double b) { return a + std::exp(b); }),
-                                      [](double v) { return std::log(v); });
+        const Tensor lse =
+            ref::unary(ref::reduce(x, axis, true, 0.0, [](double a, double b) { return a + std::exp(b); }),
+                       [](double v) { return std::log(v); });
         const Tensor expected_log = ref::binary(x, lse, [](double a, double l) { return a - l; });
         const Tensor expected = ref::unary(expected_log, [](double v) { return std::exp(v); });
         const Tensor sm = softmax(x, axis);

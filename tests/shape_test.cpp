@@ -1,7 +1,8 @@
+#include "autodiff/shape.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "autodiff/errors.hpp"
-#include "autodiff/shape.hpp"
 
 using namespace jetgrad;
 using Catch::Contains;
@@ -45,9 +46,15 @@ TEST_CASE("broadcast_shapes follows NumPy", "[shape]") {
     Shape a, b, out;
   };
   const Case cases[] = {
-      {{3, 1}, {1, 4}, {3, 4}},       {{5}, {2, 5}, {2, 5}},       {{}, {2, 3}, {2, 3}},
-      {{2, 3}, {}, {2, 3}},           {{}, {}, {}},                {{4, 1, 3}, {5, 1}, {4, 5, 3}},
-      {{0}, {1}, {0}},                {{2, 0}, {1, 1}, {2, 0}},    {{1}, {7}, {7}},
+      {{3, 1}, {1, 4}, {3, 4}},
+      {{5}, {2, 5}, {2, 5}},
+      {{}, {2, 3}, {2, 3}},
+      {{2, 3}, {}, {2, 3}},
+      {{}, {}, {}},
+      {{4, 1, 3}, {5, 1}, {4, 5, 3}},
+      {{0}, {1}, {0}},
+      {{2, 0}, {1, 1}, {2, 0}},
+      {{1}, {7}, {7}},
       {{8, 1, 6, 1}, {7, 1, 5}, {8, 7, 6, 5}},
   };
   for (const auto& c : cases) {
@@ -59,8 +66,10 @@ TEST_CASE("broadcast_shapes follows NumPy", "[shape]") {
 
 TEST_CASE("broadcast_shapes errors name both shapes and the operation", "[shape]") {
   CHECK_THROWS_AS(broadcast_shapes(Shape{2, 3}, Shape{4}, "add"), ShapeError);
-  CHECK_THROWS_WITH(broadcast_shapes(Shape{2, 3}, Shape{4}, "add"), "add: cannot broadcast shapes (2, 3) and (4,)");
-  CHECK_THROWS_WITH(broadcast_shapes(Shape{0}, Shape{2}, "mul"), Contains("mul") && Contains("(0,)") && Contains("(2,)"));
+  CHECK_THROWS_WITH(broadcast_shapes(Shape{2, 3}, Shape{4}, "add"),
+                    "add: cannot broadcast shapes (2, 3) and (4,)");
+  CHECK_THROWS_WITH(broadcast_shapes(Shape{0}, Shape{2}, "mul"),
+                    Contains("mul") && Contains("(0,)") && Contains("(2,)"));
   CHECK_THROWS_AS(broadcast_shapes(Shape{3, 2}, Shape{2, 2}), ShapeError);
 }
 

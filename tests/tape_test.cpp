@@ -1,8 +1,6 @@
 // The tape's features (autodiff/tape.hpp): eager recording, NoGrad, several outputs and
 // cotangents, several inputs, replay (= re-recording, branch checks), thread and clear() checks,
 // listing / DOT, anomaly mode, 0-d code.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -11,6 +9,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/functional.hpp"
 #include "support/gradcheck_support.hpp"
@@ -21,7 +21,9 @@ using gc::AllClose;
 
 namespace {
 
-Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) { return gc::random_tensor(s, lo, hi, seed); }
+Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) {
+  return gc::random_tensor(s, lo, hi, seed);
+}
 
 // Message of the exception f throws (empty if none).
 template <class E, class F>
@@ -110,7 +112,9 @@ TEST_CASE("tape: NoGrad scopes record values but no gradient", "[tape][nograd]")
 
 TEST_CASE("tape: vjp with any cotangent equals Jᵀw from finite differences", "[tape][vjp]") {
   const Tensor x0 = rnd(Shape{4}, -1, 1, 1);
-  auto F = [](const Var& x) { return concat({sin(x) * x, reshape(sum(exp(x)), Shape{1})}, 0); };  // R^4 -> R^5
+  auto F = [](const Var& x) {
+    return concat({sin(x) * x, reshape(sum(exp(x)), Shape{1})}, 0);
+  };  // R^4 -> R^5
   const Tensor w = rnd(Shape{5}, -1, 1, 2);
   Tape tape;
   const Var x = tape.variable(x0);
@@ -144,9 +148,9 @@ TEST_CASE("tape: several outputs with a cotangent each", "[tape][vjp]") {
   const Tensor c1 = rnd(Shape{2, 3}, -1, 1, 5), c2 = rnd(Shape{3}, -1, 1, 6);
   Tape tape;
   const Var a = tape.variable(a0), b = tape.variable(b0);
-  const Var h = tanh(a * b);          // (2,3)
-  const Var y1 = h * a;               // (2,3)
-  const Var y2 = sum(h, 0) + b * b;   // (3): shares h with y1
+  const Var h = tanh(a * b);         // (2,3)
+  const Var y1 = h * a;              // (2,3)
+  const Var y2 = sum(h, 0) + b * b;  // (3): shares h with y1
   const Var outs[] = {y1, y2};
   const Tensor cots[] = {c1, c2};
   const Var wrt[] = {a, b};
@@ -219,23 +223,43 @@ struct ReplayCase {
 TEST_CASE("tape: replay at new inputs equals re-recording", "[tape][replay]") {
   const Tensor W = rnd(Shape{3, 4}, -1, 1, 10);
   const std::vector<ReplayCase> cases = {
-      {"elementwise", [](const std::vector<Var>& v) { return sum(sin(v[0]) * exp(v[0]) / (v[0] * v[0] + 1.0)); },
-       {{2, 3}}, -1, 1},
-      {"mlp-like", [W](const std::vector<Var>& v) {
+      {"elementwise",
+       [](const std::vector<Var>& v) { return sum(sin(v[0]) * exp(v[0]) / (v[0] * v[0] + 1.0)); },
+       {{2, 3}},
+       -1,
+       1},
+      {"mlp-like",
+       [W](const std::vector<Var>& v) {
          const Var h = tanh(matmul(v[0], W) + v[1]);
          return sum(log_softmax(h, 1) * 0.5) + sum(relu(h));
-       }, {{2, 3}, {4}}, -1, 1},
-      {"reductions", [](const std::vector<Var>& v) {
+       },
+       {{2, 3}, {4}},
+       -1,
+       1},
+      {"reductions",
+       [](const std::vector<Var>& v) {
          return sum(max(v[0], 1)) + sum(prod(v[0], 0)) + logsumexp(v[0]) + mean(min(v[0], -1, true));
-       }, {{3, 4}}, -1, 1},
-      {"layout", [](const std::vector<Var>& v) {
+       },
+       {{3, 4}},
+       -1,
+       1},
+      {"layout",
+       [](const std::vector<Var>& v) {
          const std::vector<std::size_t> idx = {1, 0, 1};
          const Var t = concat({slice(v[0], 1, 0, 3, 2), gather(v[0], idx, 1)}, 1);
-         return sum(transpose(t) * broadcast_to(v[1], Shape{5, 2})) + sum(where(v[0] > 0.0, v[0], 0.5 * v[0]));
-       }, {{2, 3}, {2}}, -1, 1},
-      {"pow and maximum", [](const std::vector<Var>& v) {
+         return sum(transpose(t) * broadcast_to(v[1], Shape{5, 2})) +
+                sum(where(v[0] > 0.0, v[0], 0.5 * v[0]));
+       },
+       {{2, 3}, {2}},
+       -1,
+       1},
+      {"pow and maximum",
+       [](const std::vector<Var>& v) {
          return sum(pow(v[0], v[1]) + maximum(v[0], v[1]) + clamp(v[1], 0.6, 0.9));
-       }, {{3}, {3}}, 0.5, 1.5},
+       },
+       {{3}, {3}},
+       0.5,
+       1.5},
   };
   for (const ReplayCase& c : cases) {
     INFO(c.name);
@@ -293,11 +317,14 @@ TEST_CASE("tape: replay checks its inputs", "[tape][replay]") {
   CHECK_THROWS_AS(tape.replay({Tensor::ones(Shape{3}, DType::f32)}), ShapeError);
 }
 
-TEST_CASE("tape: a replay whose recorded branch flips raises TapeError naming the entry", "[tape][replay][branch]") {
+TEST_CASE("tape: a replay whose recorded branch flips raises TapeError naming the entry",
+          "[tape][replay][branch]") {
   auto f = [](const Var& x) {
     Var y;
-    if (branch(x > 0.0)) y = log(x);
-    else y = -x;
+    if (branch(x > 0.0))
+      y = log(x);
+    else
+      y = -x;
     return sum(y);
   };
   Tape tape;
@@ -355,7 +382,8 @@ TEST_CASE("tape: use from another thread raises TapeError", "[tape][thread]") {
 TEST_CASE("tape: two threads record and sweep their own tapes at once", "[tape][thread]") {
   auto work = [](double offset, Tensor* out) {
     for (int rep = 0; rep < 20; ++rep) {
-      *out = grad([](const Var& x) { return sum(sin(x) * exp(x)); }, Tensor::from({3}, {offset, offset + 0.1, 0.3}));
+      *out = grad([](const Var& x) { return sum(sin(x) * exp(x)); },
+                  Tensor::from({3}, {offset, offset + 0.1, 0.3}));
     }
   };
   Tensor g1, g2;

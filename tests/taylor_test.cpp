@@ -4,14 +4,14 @@
 //
 // References never come from jetgrad's Taylor rules: closed-form derivatives composed in long
 // double (support/jets.hpp), known series tables, nested reverse sweeps, central differences.
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <functional>
 #include <numbers>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/autodiff.hpp"
 #include "support/jets.hpp"
@@ -40,36 +40,54 @@ std::vector<ClosedForm> closed_forms() {
   const std::vector<double> unit = {-0.45, -0.2, 0.0, 0.3, 0.45};  // |x| < 1/2, poles at |x| = 1
   const std::vector<double> positive = {0.3, 0.8, 1.0, 1.7, 3.2};
   return {
-      {"exp(sin x)", [](const Var& x) { return exp(sin(x)); }, [](const Jet& x) { return jet::exp(jet::sin(x)); }, wide, dirs},
-      {"1/(1-x)", [](const Var& x) { return 1.0 / (1.0 - x); }, [](const Jet& x) { return jet::recip(1.0L + -x); }, unit, dirs},
+      {"exp(sin x)", [](const Var& x) { return exp(sin(x)); },
+       [](const Jet& x) { return jet::exp(jet::sin(x)); }, wide, dirs},
+      {"1/(1-x)", [](const Var& x) { return 1.0 / (1.0 - x); },
+       [](const Jet& x) { return jet::recip(1.0L + -x); }, unit, dirs},
       {"tanh", [](const Var& x) { return tanh(x); }, [](const Jet& x) { return jet::tanh(x); }, wide, dirs},
-      {"log(1+x)", [](const Var& x) { return log(1.0 + x); }, [](const Jet& x) { return jet::log(1.0L + x); }, unit, dirs},
-      {"sqrt(1+x)", [](const Var& x) { return sqrt(1.0 + x); }, [](const Jet& x) { return jet::sqrt(1.0L + x); }, unit, dirs},
+      {"log(1+x)", [](const Var& x) { return log(1.0 + x); }, [](const Jet& x) { return jet::log(1.0L + x); },
+       unit, dirs},
+      {"sqrt(1+x)", [](const Var& x) { return sqrt(1.0 + x); },
+       [](const Jet& x) { return jet::sqrt(1.0L + x); }, unit, dirs},
       {"x^3", [](const Var& x) { return pow(x, 3.0); }, [](const Jet& x) { return x * x * x; }, wide, dirs},
-      {"x^5", [](const Var& x) { return pow(x, 5.0); }, [](const Jet& x) { return x * x * x * x * x; }, wide, dirs},
-      {"x^2.5", [](const Var& x) { return pow(x, 2.5); }, [](const Jet& x) { return jet::pow(x, 2.5L); }, positive, dirs},
-      {"x^-1.5", [](const Var& x) { return pow(x, -1.5); }, [](const Jet& x) { return jet::pow(x, -1.5L); }, positive, dirs},
-      {"x^(1/3)", [](const Var& x) { return pow(x, 1.0 / 3.0); }, [](const Jet& x) { return jet::pow(x, 1.0L / 3.0L); }, positive, dirs},
-      {"x^-2", [](const Var& x) { return pow(x, -2.0); }, [](const Jet& x) { return jet::recip(x * x); }, positive, dirs},
+      {"x^5", [](const Var& x) { return pow(x, 5.0); }, [](const Jet& x) { return x * x * x * x * x; }, wide,
+       dirs},
+      {"x^2.5", [](const Var& x) { return pow(x, 2.5); }, [](const Jet& x) { return jet::pow(x, 2.5L); },
+       positive, dirs},
+      {"x^-1.5", [](const Var& x) { return pow(x, -1.5); }, [](const Jet& x) { return jet::pow(x, -1.5L); },
+       positive, dirs},
+      {"x^(1/3)", [](const Var& x) { return pow(x, 1.0 / 3.0); },
+       [](const Jet& x) { return jet::pow(x, 1.0L / 3.0L); }, positive, dirs},
+      {"x^-2", [](const Var& x) { return pow(x, -2.0); }, [](const Jet& x) { return jet::recip(x * x); },
+       positive, dirs},
       {"sin", [](const Var& x) { return sin(x); }, [](const Jet& x) { return jet::sin(x); }, wide, dirs},
       {"cos", [](const Var& x) { return cos(x); }, [](const Jet& x) { return jet::cos(x); }, wide, dirs},
       {"sinh", [](const Var& x) { return sinh(x); }, [](const Jet& x) { return jet::sinh(x); }, wide, dirs},
       {"cosh", [](const Var& x) { return cosh(x); }, [](const Jet& x) { return jet::cosh(x); }, wide, dirs},
-      {"tan", [](const Var& x) { return tan(x); }, [](const Jet& x) { return jet::tan(x); }, {-0.9, -0.3, 0.0, 0.5, 1.0}, {0.5, 0.5, -0.5, 0.4, -0.3}},
-      {"sigmoid", [](const Var& x) { return sigmoid(x); }, [](const Jet& x) { return jet::sigmoid(x); }, wide, dirs},
-      {"softplus", [](const Var& x) { return softplus(x); }, [](const Jet& x) { return jet::softplus(x); }, wide, dirs},
+      {"tan",
+       [](const Var& x) { return tan(x); },
+       [](const Jet& x) { return jet::tan(x); },
+       {-0.9, -0.3, 0.0, 0.5, 1.0},
+       {0.5, 0.5, -0.5, 0.4, -0.3}},
+      {"sigmoid", [](const Var& x) { return sigmoid(x); }, [](const Jet& x) { return jet::sigmoid(x); }, wide,
+       dirs},
+      {"softplus", [](const Var& x) { return softplus(x); }, [](const Jet& x) { return jet::softplus(x); },
+       wide, dirs},
       {"erf", [](const Var& x) { return erf(x); }, [](const Jet& x) { return jet::erf(x); }, wide, dirs},
       {"exp", [](const Var& x) { return exp(x); }, [](const Jet& x) { return jet::exp(x); }, wide, dirs},
       {"log", [](const Var& x) { return log(x); }, [](const Jet& x) { return jet::log(x); }, positive, dirs},
-      {"sqrt", [](const Var& x) { return sqrt(x); }, [](const Jet& x) { return jet::sqrt(x); }, positive, dirs},
-      {"x/(1+x^2)", [](const Var& x) { return x / (1.0 + x * x); }, [](const Jet& x) { return x / (1.0L + x * x); }, wide, dirs},
+      {"sqrt", [](const Var& x) { return sqrt(x); }, [](const Jet& x) { return jet::sqrt(x); }, positive,
+       dirs},
+      {"x/(1+x^2)", [](const Var& x) { return x / (1.0 + x * x); },
+       [](const Jet& x) { return x / (1.0L + x * x); }, wide, dirs},
   };
 }
 
 // |got - ref| <= rtol (|ref| + s_k): s_k = max_i |ref_k(i)| over the test points is the size of
 // the terms the recurrences add at degree k, so cancellation in a coefficient that happens to be
 // near zero at one point is measured against the terms it came from, not against its own size.
-void check_coefficients(const std::vector<Tensor>& c, const std::vector<std::vector<long double>>& ref, double rtol) {
+void check_coefficients(const std::vector<Tensor>& c, const std::vector<std::vector<long double>>& ref,
+                        double rtol) {
   for (std::size_t k = 0; k < c.size(); ++k) {
     double s = 0;
     for (const auto& r : ref) s = std::max(s, static_cast<double>(std::fabs(r[k])));
@@ -107,7 +125,8 @@ void check_series_at_zero(const std::function<Var(const Var&)>& f, const std::ve
   const std::vector<Tensor> c = taylor(f, Tensor(0.0), Tensor(1.0), K);
   for (int k = 0; k <= K; ++k) {
     INFO("k = " << k);
-    CHECK(c[static_cast<std::size_t>(k)].item() == Approx(series[static_cast<std::size_t>(k)]).margin(1e-15).epsilon(1e-13));
+    CHECK(c[static_cast<std::size_t>(k)].item() ==
+          Approx(series[static_cast<std::size_t>(k)]).margin(1e-15).epsilon(1e-13));
   }
 }
 
@@ -274,14 +293,17 @@ TEST_CASE("Taylor coefficients of closed forms in float32", "[taylor]") {
 TEST_CASE("Taylor series at 0 match published tables", "[taylor]") {
   SECTION("exp(sin x)") {
     check_series_at_zero([](const Var& x) { return exp(sin(x)); },
-                         {1, 1, 1.0 / 2, 0, -1.0 / 8, -1.0 / 15, -1.0 / 240, 1.0 / 90, 31.0 / 5760, 1.0 / 5670, -2951.0 / 3628800});
+                         {1, 1, 1.0 / 2, 0, -1.0 / 8, -1.0 / 15, -1.0 / 240, 1.0 / 90, 31.0 / 5760,
+                          1.0 / 5670, -2951.0 / 3628800});
   }
   SECTION("1/(1-x)") {
     check_series_at_zero([](const Var& x) { return 1.0 / (1.0 - x); }, std::vector<double>(11, 1.0));
   }
   SECTION("tanh and tan") {
-    check_series_at_zero([](const Var& x) { return tanh(x); }, {0, 1, 0, -1.0 / 3, 0, 2.0 / 15, 0, -17.0 / 315, 0, 62.0 / 2835, 0});
-    check_series_at_zero([](const Var& x) { return tan(x); }, {0, 1, 0, 1.0 / 3, 0, 2.0 / 15, 0, 17.0 / 315, 0, 62.0 / 2835, 0});
+    check_series_at_zero([](const Var& x) { return tanh(x); },
+                         {0, 1, 0, -1.0 / 3, 0, 2.0 / 15, 0, -17.0 / 315, 0, 62.0 / 2835, 0});
+    check_series_at_zero([](const Var& x) { return tan(x); },
+                         {0, 1, 0, 1.0 / 3, 0, 2.0 / 15, 0, 17.0 / 315, 0, 62.0 / 2835, 0});
   }
   SECTION("log(1+x), sqrt(1+x)") {
     std::vector<double> lg{0};
@@ -295,7 +317,8 @@ TEST_CASE("Taylor series at 0 match published tables", "[taylor]") {
     check_series_at_zero([](const Var& x) { return sigmoid(x); },
                          {0.5, 1.0 / 4, 0, -1.0 / 48, 0, 1.0 / 480, 0, -17.0 / 80640, 0, 31.0 / 1451520, 0});
     check_series_at_zero([](const Var& x) { return softplus(x); },
-                         {std::numbers::ln2, 0.5, 1.0 / 8, 0, -1.0 / 192, 0, 1.0 / 2880, 0, -17.0 / 645120, 0, 31.0 / 14515200});
+                         {std::numbers::ln2, 0.5, 1.0 / 8, 0, -1.0 / 192, 0, 1.0 / 2880, 0, -17.0 / 645120, 0,
+                          31.0 / 14515200});
     const double c = 2.0 / std::sqrt(std::numbers::pi);
     check_series_at_zero([](const Var& x) { return erf(x); },
                          {0, c, 0, -c / 3, 0, c / 10, 0, -c / 42, 0, c / 216, 0});
@@ -322,8 +345,8 @@ TEST_CASE("integer powers are exact at x = 0; fractional powers follow the binom
   // (0 + t v)^p = v^p t^p: one non-zero coefficient, no division by x_0 = 0.
   for (int p : {1, 2, 3, 5}) {
     INFO("p = " << p);
-    const std::vector<Tensor> c = taylor([p](const Var& x) { return pow(x, static_cast<double>(p)); }, Tensor(0.0),
-                                         Tensor(-1.5), 7);
+    const std::vector<Tensor> c =
+        taylor([p](const Var& x) { return pow(x, static_cast<double>(p)); }, Tensor(0.0), Tensor(-1.5), 7);
     for (int k = 0; k <= 7; ++k) {
       INFO("k = " << k);
       CHECK(std::isfinite(c[static_cast<std::size_t>(k)].item()));
@@ -334,12 +357,14 @@ TEST_CASE("integer powers are exact at x = 0; fractional powers follow the binom
   for (double p : {2.5, -0.5, 1.0 / 3.0, -2.0, 7.0, 20.0}) {
     INFO("p = " << p);
     const double x0 = 1.3;
-    const std::vector<Tensor> c = taylor([p](const Var& x) { return pow(x, p); }, Tensor(x0), Tensor(1.0), 10);
+    const std::vector<Tensor> c =
+        taylor([p](const Var& x) { return pow(x, p); }, Tensor(x0), Tensor(1.0), 10);
     double binom = 1;
     for (int k = 0; k <= 10; ++k) {
       if (k > 0) binom *= (p - (k - 1)) / k;
       INFO("k = " << k);
-      CHECK(c[static_cast<std::size_t>(k)].item() == Approx(binom * std::pow(x0, p - k)).epsilon(1e-12).margin(1e-12));
+      CHECK(c[static_cast<std::size_t>(k)].item() ==
+            Approx(binom * std::pow(x0, p - k)).epsilon(1e-12).margin(1e-12));
     }
   }
 }
@@ -378,8 +403,9 @@ TEST_CASE("max with ties: the tangent is the mean of the tied elements' tangents
   CHECK(c[1].item() == Approx(-2.0).margin(1e-15));
   CHECK(c[2].item() == 0.0);
   // without a tie, it is the selected element's tangent
-  const std::vector<Tensor> d = taylor([](const Var& y) { return max(y, 0); }, Tensor::from(Shape{3}, {1, 4, 2}),
-                                       Tensor::from(Shape{3}, {5, -3, 8}), 1);
+  const std::vector<Tensor> d =
+      taylor([](const Var& y) { return max(y, 0); }, Tensor::from(Shape{3}, {1, 4, 2}),
+             Tensor::from(Shape{3}, {5, -3, 8}), 1);
   CHECK(d[1].item() == -3.0);
 }
 
@@ -388,8 +414,9 @@ TEST_CASE("mixed expressions to K = 4 agree with nested reverse mode", "[taylor]
   const Tensor W = random(Shape{4, 5}, -0.8, 0.8, 41);
   const Tensor b = random(Shape{4}, -0.5, 0.5, 42);
   SECTION("exp(sin x) log(1 + x²) / sqrt(1 + x²)") {
-    check_against_nested_reverse([](auto& v) { return exp(sin(v[0])) * log(1.0 + v[0] * v[0]) / sqrt(1.0 + square(v[0])); },
-                                 {x5}, 4, 1);
+    check_against_nested_reverse(
+        [](auto& v) { return exp(sin(v[0])) * log(1.0 + v[0] * v[0]) / sqrt(1.0 + square(v[0])); }, {x5}, 4,
+        1);
   }
   SECTION("tanh layer, logsumexp, softplus, erf, pow") {
     check_against_nested_reverse(
@@ -402,8 +429,8 @@ TEST_CASE("mixed expressions to K = 4 agree with nested reverse mode", "[taylor]
   SECTION("two inputs with broadcasting, reductions and layout") {
     check_against_nested_reverse(
         [](auto& v) {
-          const Var a = v[0] * v[1] + sin(v[0]) / (2.0 + cos(v[1]));  // (3,1) with (1,4)
-          const Var t = transpose(concat({a, sigmoid(a)}, 0));        // (4,6)
+          const Var a = v[0] * v[1] + sin(v[0]) / (2.0 + cos(v[1]));                      // (3,1) with (1,4)
+          const Var t = transpose(concat({a, sigmoid(a)}, 0));                            // (4,6)
           return sum(log_softmax(t, 1), 1) + mean(slice(t, 1, 0, 6, 2), 1) * prod(v[1]);  // (4,)
         },
         {random(Shape{3, 1}, -1, 1, 43), random(Shape{1, 4}, -1, 1, 44)}, 4, 3);
@@ -412,12 +439,13 @@ TEST_CASE("mixed expressions to K = 4 agree with nested reverse mode", "[taylor]
     const Tensor X = random(Shape{6, 3}, -1, 1, 45);
     check_against_nested_reverse(
         [X](auto& v) {
-          const Var h = tanh(matmul(X, v[0]) + v[1]);            // (6,5)
-          const Var logits = matmul(h, v[2]);                    // (6,2)
+          const Var h = tanh(matmul(X, v[0]) + v[1]);  // (6,5)
+          const Var logits = matmul(h, v[2]);          // (6,2)
           const std::size_t labels[] = {0, 1};
           return -mean(gather(log_softmax(logits, 1), labels, 1));
         },
-        {random(Shape{3, 5}, -1, 1, 46), random(Shape{5}, -0.3, 0.3, 47), random(Shape{5, 2}, -1, 1, 48)}, 4, 4);
+        {random(Shape{3, 5}, -1, 1, 46), random(Shape{5}, -0.3, 0.3, 47), random(Shape{5, 2}, -1, 1, 48)}, 4,
+        4);
   }
   SECTION("tan, sinh, cosh, abs, relu, where, clamp, minimum") {
     check_against_nested_reverse(
@@ -451,21 +479,24 @@ TEST_CASE("D = 3 directions at once equal three single-direction sweeps", "[tayl
     const std::vector<Tensor> single = tape.taylor(outs, wrt, single_dirs, K)[0];
     for (int k = 1; k <= K; ++k) {
       INFO("direction " << d << ", k = " << k);
-      const Tensor a = row(batched[static_cast<std::size_t>(k)], d), s = row(single[static_cast<std::size_t>(k)], 0);
+      const Tensor a = row(batched[static_cast<std::size_t>(k)], d),
+                   s = row(single[static_cast<std::size_t>(k)], 0);
       REQUIRE(a.shape() == out.shape());
       // the same arithmetic per direction; only BLAS blocking may differ
-      for (std::size_t i = 0; i < a.numel(); ++i) CHECK(a.at(i) == Approx(s.at(i)).epsilon(1e-14).margin(1e-14));
+      for (std::size_t i = 0; i < a.numel(); ++i)
+        CHECK(a.at(i) == Approx(s.at(i)).epsilon(1e-14).margin(1e-14));
     }
   }
 }
 
-TEST_CASE("Tape::taylor: several outputs, several variables, outputs that do not depend on the seeds", "[taylor]") {
+TEST_CASE("Tape::taylor: several outputs, several variables, outputs that do not depend on the seeds",
+          "[taylor]") {
   Tape tape;
   const Var x = tape.variable(Tensor::from(Shape{2}, {0.3, -0.7}));
   const Var y = tape.variable(Tensor(1.2));
   const Var c = tape.constant(Tensor::from(Shape{2}, {2.0, 3.0}));
-  const Var a = x * y;       // (x0 + t vx)(y0 + t vy)
-  const Var k = exp(c);      // no series
+  const Var a = x * y;   // (x0 + t vx)(y0 + t vy)
+  const Var k = exp(c);  // no series
   const Var outs[] = {a, k, x};
   const Var wrt[] = {x, y};
   const Tensor dirs[] = {Tensor::from(Shape{1, 2}, {1.0, 2.0}), Tensor::from(Shape{1}, {-0.5})};
@@ -501,7 +532,7 @@ TEST_CASE("NoGrad results and stop_gradient are constants to the Taylor sweep", 
   const Tensor g = tape.gradient(sum(y), {x})[0];
   for (std::size_t i = 0; i < 3; ++i) {
     CHECK(t.at(i) == Approx(std::exp(0.1 * static_cast<double>(i + 1))));  // d/dt of exp(x0) (x0 + t)
-    CHECK(t.at(i) == Approx(g.at(i)));                                    // the reverse sweep agrees
+    CHECK(t.at(i) == Approx(g.at(i)));                                     // the reverse sweep agrees
   }
 }
 
@@ -511,14 +542,16 @@ TEST_CASE("float32 Taylor sweeps", "[taylor]") {
   const Tensor p = random(Shape{3, 4}, 0.5, 2, 71, DType::f32);
   const Tensor w = random(Shape{4, 2}, -1, 1, 72, DType::f32);
   const VarFn f = [](const std::vector<Var>& v) {
-    return log_softmax(tanh(matmul(v[0], v[2])) + sqrt(sum(v[1], 1, true)), -1) * erf(sum(v[1] / (1.0 + v[0] * v[0]), 1, true));
+    return log_softmax(tanh(matmul(v[0], v[2])) + sqrt(sum(v[1], 1, true)), -1) *
+           erf(sum(v[1] / (1.0 + v[0] * v[0]), 1, true));
   };
   check_jvp_vjp(f, {a, p, w}, 3, false, 2, 2e-6);
   // and agreement with the same sweep in float64 at K = 4
   std::vector<Tensor> xs32 = {a, p, w}, xs64, vs32, vs64;
   for (std::size_t i = 0; i < 3; ++i) {
     xs64.push_back(xs32[i].to(DType::f64));
-    vs64.push_back(random(xs32[i].shape(), -1, 1, 80 + static_cast<unsigned>(i)).to(DType::f32).to(DType::f64));
+    vs64.push_back(
+        random(xs32[i].shape(), -1, 1, 80 + static_cast<unsigned>(i)).to(DType::f32).to(DType::f64));
     vs32.push_back(vs64.back().to(DType::f32));
   }
   const std::vector<Tensor> c32 = taylor_multi(f, xs32, vs32, 4), c64 = taylor_multi(f, xs64, vs64, 4);
@@ -543,8 +576,9 @@ struct CubeWithTaylor {
     return {g * (3.0 * x[0] * x[0])};
   }
   // y = x³ by two Cauchy products, written out here (x_0 broadcasts against [D] + shape).
-  static std::vector<Tensor> taylor(const CustomInputs<Tensor>& x, std::span<const std::vector<Tensor>* const> series,
-                                    const Tensor&, int K) {
+  static std::vector<Tensor> taylor(const CustomInputs<Tensor>& x,
+                                    std::span<const std::vector<Tensor>* const> series, const Tensor&,
+                                    int K) {
     const std::vector<Tensor>& s = *series[0];
     auto at = [&](int k) { return k == 0 ? x[0] : s[static_cast<std::size_t>(k - 1)]; };
     std::vector<Tensor> sq, out;
@@ -586,7 +620,8 @@ TEST_CASE("custom ops in the Taylor sweep", "[taylor]") {
       CHECK(c[3].at(i) == Approx(b * b * b));
       CHECK(c[4].at(i) == 0.0);
     }
-    check_against_nested_reverse([](auto& vs) { return sin(custom<CubeWithTaylor>({vs[0] * 0.5})); }, {x}, 4, 90);
+    check_against_nested_reverse([](auto& vs) { return sin(custom<CubeWithTaylor>({vs[0] * 0.5})); }, {x}, 4,
+                                 90);
     check_jvp_vjp([](auto& vs) { return custom<CubeWithTaylor>({vs[0]}); }, {x}, 91, true, 3);
   }
   SECTION("without a Taylor rule: the sweep throws an error naming the op") {
@@ -641,7 +676,8 @@ TEST_CASE("Taylor mode rejects bad degrees and direction shapes with clear error
   }
 }
 
-TEST_CASE("Tape::taylor: a variable seeded twice is an error; a seeded intermediate keeps its seed", "[taylor]") {
+TEST_CASE("Tape::taylor: a variable seeded twice is an error; a seeded intermediate keeps its seed",
+          "[taylor]") {
   Tape tape;
   const Var x = tape.variable(Tensor::from(Shape{2}, {0.5, 1.5}));
   const Var h = exp(x);

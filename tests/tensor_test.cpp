@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
+#include "autodiff/tensor.hpp"
 
 #include <cmath>
 #include <cstdint>
 #include <sstream>
 
-#include "autodiff/tensor.hpp"
+#include <catch2/catch.hpp>
 
 using namespace jetgrad;
 using Catch::Contains;
@@ -47,7 +47,8 @@ TEST_CASE("Tensor construction", "[tensor]") {
   }
   CHECK(Tensor::zeros(Shape{2}).dtype() == DType::f64);
   CHECK_THROWS_AS(Tensor::from(Shape{2, 3}, {1, 2, 3}), ShapeError);
-  CHECK_THROWS_WITH(Tensor::from(Shape{2, 3}, {1, 2, 3}), Contains("(2, 3)") && Contains("6") && Contains("3 values"));
+  CHECK_THROWS_WITH(Tensor::from(Shape{2, 3}, {1, 2, 3}),
+                    Contains("(2, 3)") && Contains("6") && Contains("3 values"));
 }
 
 TEST_CASE("Tensor <-> xarray", "[tensor]") {
@@ -128,12 +129,12 @@ TEST_CASE("Tensor copies are deep, moves are cheap and leave a valid tensor", "[
     Tensor m = std::move(a);
     CHECK(m.at(n - 1) == static_cast<double>(n - 1));
     if (n > 2) CHECK(m.raw_data() == p);  // heap buffer handed over
-    CHECK(a.numel() == 1);  // NOLINT(bugprone-use-after-move): moved-from state is specified
+    CHECK(a.numel() == 1);                // NOLINT(bugprone-use-after-move): moved-from state is specified
     Tensor m2;
     m2 = std::move(m);
     CHECK(m2.at(1) == 1.0);
     CHECK(m.numel() == 1);  // NOLINT
-    a = m2;  // reusable after move
+    a = m2;                 // reusable after move
     CHECK(a.at(1) == 1.0);
   }
 }

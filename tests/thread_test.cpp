@@ -1,10 +1,10 @@
 // Thread safety: no global mutable state, one tape per thread. Two threads that each train their
 // own model (own Generator, own tapes, every sweep: reverse, Taylor over reverse, Adam) at the same
 // time get bit for bit what the same runs give one after the other.
-#include <catch2/catch.hpp>
-
 #include <thread>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "support/tiny_training.hpp"
 

@@ -6,14 +6,14 @@
 //  - gradcheck itself: a custom op with a wrong vjp must fail it, and the report names the entry;
 //  - the documented subgradients at kinks (relu'(0) = abs'(0) = 0, ties of max shared equally,
 //    maximum's ties to the first operand, clamp passing at its bounds).
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <functional>
 #include <numbers>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/custom.hpp"
 #include "autodiff/functional.hpp"
@@ -30,7 +30,9 @@ struct Case {
   std::vector<Tensor> inputs;
 };
 
-Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) { return gc::random_tensor(s, lo, hi, seed); }
+Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) {
+  return gc::random_tensor(s, lo, hi, seed);
+}
 
 // Values with |x| in [0.2, 2] and random signs: away from the kinks of abs/relu at 0.
 Tensor away_from_zero(const Shape& s, std::uint64_t seed) {
@@ -44,7 +46,9 @@ Case unary(std::string name, std::function<Var(const Var&)> f, Tensor x) {
   return {std::move(name), [f](const std::vector<Var>& v) { return f(v[0]); }, {std::move(x)}};
 }
 Case binary(std::string name, std::function<Var(const Var&, const Var&)> f, Tensor a, Tensor b) {
-  return {std::move(name), [f](const std::vector<Var>& v) { return f(v[0], v[1]); }, {std::move(a), std::move(b)}};
+  return {std::move(name),
+          [f](const std::vector<Var>& v) { return f(v[0], v[1]); },
+          {std::move(a), std::move(b)}};
 }
 
 // The scalar s(x) = Σ w ⊙ f(x) with a fixed random w of f's output shape.
@@ -84,7 +88,8 @@ struct Projected {
 void check_reverse_over_reverse(const Case& c) {
   const Projected s(c.f, c.inputs);
   std::vector<Tensor> vs;
-  for (std::size_t k = 0; k < c.inputs.size(); ++k) vs.push_back(rnd(c.inputs[k].shape(), -1.0, 1.0, 500 + k));
+  for (std::size_t k = 0; k < c.inputs.size(); ++k)
+    vs.push_back(rnd(c.inputs[k].shape(), -1.0, 1.0, 500 + k));
   const std::vector<Tensor> hv = s.hvp(c.inputs, vs);
   const double h = 1e-5;
   std::vector<Tensor> plus = c.inputs, minus = c.inputs;
@@ -115,34 +120,62 @@ void run_cases(const std::vector<Case>& cases, bool second_order = true) {
 TEST_CASE("reverse mode: smooth unary ops gradcheck and reverse-over-reverse", "[reverse][unary]") {
   const Shape s{2, 3};
   std::vector<Case> cases = {
-      unary("neg", [](const Var& x) { return -x; }, rnd(s, -2, 2, 1)),
-      unary("exp", [](const Var& x) { return exp(x); }, rnd(s, -2, 2, 2)),
-      unary("log", [](const Var& x) { return log(x); }, rnd(s, 0.5, 3, 3)),
-      unary("sin", [](const Var& x) { return sin(x); }, rnd(s, -3, 3, 4)),
-      unary("cos", [](const Var& x) { return cos(x); }, rnd(s, -3, 3, 5)),
-      unary("tan", [](const Var& x) { return tan(x); }, rnd(s, -1.2, 1.2, 6)),
-      unary("tanh", [](const Var& x) { return tanh(x); }, rnd(s, -2, 2, 7)),
-      unary("sinh", [](const Var& x) { return sinh(x); }, rnd(s, -2, 2, 8)),
-      unary("cosh", [](const Var& x) { return cosh(x); }, rnd(s, -2, 2, 9)),
-      unary("sqrt", [](const Var& x) { return sqrt(x); }, rnd(s, 0.3, 3, 10)),
-      unary("square", [](const Var& x) { return square(x); }, rnd(s, -2, 2, 11)),
-      unary("reciprocal+", [](const Var& x) { return reciprocal(x); }, rnd(s, 0.5, 2, 12)),
-      unary("reciprocal-", [](const Var& x) { return reciprocal(x); }, rnd(s, -2, -0.5, 13)),
-      unary("sigmoid", [](const Var& x) { return sigmoid(x); }, rnd(s, -4, 4, 14)),
-      unary("softplus", [](const Var& x) { return softplus(x); }, rnd(s, -4, 4, 15)),
-      unary("erf", [](const Var& x) { return erf(x); }, rnd(s, -2, 2, 16)),
-      unary("abs (away from 0)", [](const Var& x) { return abs(x); }, away_from_zero(s, 17)),
-      unary("relu (away from 0)", [](const Var& x) { return relu(x); }, away_from_zero(s, 18)),
-      unary("pow 0", [](const Var& x) { return pow(x, 0.0); }, rnd(s, -2, 2, 19)),
-      unary("pow 1", [](const Var& x) { return pow(x, 1.0); }, rnd(s, -2, 2, 20)),
-      unary("pow 2", [](const Var& x) { return pow(x, 2.0); }, rnd(s, -2, 2, 21)),
-      unary("pow 3", [](const Var& x) { return pow(x, 3.0); }, rnd(s, -2, 2, 22)),
-      unary("pow -2 (negative x)", [](const Var& x) { return pow(x, -2.0); }, rnd(s, -2, -0.5, 23)),
-      unary("pow 0.5", [](const Var& x) { return pow(x, 0.5); }, rnd(s, 0.3, 3, 24)),
-      unary("pow -1.5", [](const Var& x) { return pow(x, -1.5); }, rnd(s, 0.3, 3, 25)),
-      unary("pow 2.5", [](const Var& x) { return pow(x, 2.5); }, rnd(s, 0.3, 3, 26)),
-      unary("composite", [](const Var& x) { return sum(sin(x) * exp(x)) + 2.0; }, rnd(s, -1, 1, 28)),
-      unary("0-d input", [](const Var& x) { return exp(sin(x)) * x; }, rnd(Shape{}, -1, 1, 29)),
+      unary(
+          "neg", [](const Var& x) { return -x; }, rnd(s, -2, 2, 1)),
+      unary(
+          "exp", [](const Var& x) { return exp(x); }, rnd(s, -2, 2, 2)),
+      unary(
+          "log", [](const Var& x) { return log(x); }, rnd(s, 0.5, 3, 3)),
+      unary(
+          "sin", [](const Var& x) { return sin(x); }, rnd(s, -3, 3, 4)),
+      unary(
+          "cos", [](const Var& x) { return cos(x); }, rnd(s, -3, 3, 5)),
+      unary(
+          "tan", [](const Var& x) { return tan(x); }, rnd(s, -1.2, 1.2, 6)),
+      unary(
+          "tanh", [](const Var& x) { return tanh(x); }, rnd(s, -2, 2, 7)),
+      unary(
+          "sinh", [](const Var& x) { return sinh(x); }, rnd(s, -2, 2, 8)),
+      unary(
+          "cosh", [](const Var& x) { return cosh(x); }, rnd(s, -2, 2, 9)),
+      unary(
+          "sqrt", [](const Var& x) { return sqrt(x); }, rnd(s, 0.3, 3, 10)),
+      unary(
+          "square", [](const Var& x) { return square(x); }, rnd(s, -2, 2, 11)),
+      unary(
+          "reciprocal+", [](const Var& x) { return reciprocal(x); }, rnd(s, 0.5, 2, 12)),
+      unary(
+          "reciprocal-", [](const Var& x) { return reciprocal(x); }, rnd(s, -2, -0.5, 13)),
+      unary(
+          "sigmoid", [](const Var& x) { return sigmoid(x); }, rnd(s, -4, 4, 14)),
+      unary(
+          "softplus", [](const Var& x) { return softplus(x); }, rnd(s, -4, 4, 15)),
+      unary(
+          "erf", [](const Var& x) { return erf(x); }, rnd(s, -2, 2, 16)),
+      unary(
+          "abs (away from 0)", [](const Var& x) { return abs(x); }, away_from_zero(s, 17)),
+      unary(
+          "relu (away from 0)", [](const Var& x) { return relu(x); }, away_from_zero(s, 18)),
+      unary(
+          "pow 0", [](const Var& x) { return pow(x, 0.0); }, rnd(s, -2, 2, 19)),
+      unary(
+          "pow 1", [](const Var& x) { return pow(x, 1.0); }, rnd(s, -2, 2, 20)),
+      unary(
+          "pow 2", [](const Var& x) { return pow(x, 2.0); }, rnd(s, -2, 2, 21)),
+      unary(
+          "pow 3", [](const Var& x) { return pow(x, 3.0); }, rnd(s, -2, 2, 22)),
+      unary(
+          "pow -2 (negative x)", [](const Var& x) { return pow(x, -2.0); }, rnd(s, -2, -0.5, 23)),
+      unary(
+          "pow 0.5", [](const Var& x) { return pow(x, 0.5); }, rnd(s, 0.3, 3, 24)),
+      unary(
+          "pow -1.5", [](const Var& x) { return pow(x, -1.5); }, rnd(s, 0.3, 3, 25)),
+      unary(
+          "pow 2.5", [](const Var& x) { return pow(x, 2.5); }, rnd(s, 0.3, 3, 26)),
+      unary(
+          "composite", [](const Var& x) { return sum(sin(x) * exp(x)) + 2.0; }, rnd(s, -1, 1, 28)),
+      unary(
+          "0-d input", [](const Var& x) { return exp(sin(x)) * x; }, rnd(Shape{}, -1, 1, 29)),
   };
   run_cases(cases);
 }
@@ -161,22 +194,33 @@ TEST_CASE("reverse mode: binary ops on two variables", "[reverse][binary]") {
   // b apart from a by at least 0.2, so maximum/minimum never meet a tie within a step.
   const Tensor b_apart = a + away_from_zero(s, 43);
   std::vector<Case> cases = {
-      binary("a + b", [](const Var& x, const Var& y) { return x + y; }, a, b_any),
-      binary("a - b", [](const Var& x, const Var& y) { return x - y; }, a, b_any),
-      binary("a * b", [](const Var& x, const Var& y) { return x * y; }, a, b_any),
-      binary("a / b", [](const Var& x, const Var& y) { return x / y; }, a, b_nonzero),
-      binary("pow(a, b)", [](const Var& x, const Var& y) { return pow(x, y); }, rnd(s, 0.5, 2, 44), b_any),
-      binary("maximum", [](const Var& x, const Var& y) { return maximum(x, y); }, a, b_apart),
-      binary("minimum", [](const Var& x, const Var& y) { return minimum(x, y); }, a, b_apart),
-      binary("a * a (same var twice)", [](const Var& x, const Var&) { return x * x * x; }, a, b_any),
-      binary("compound assignment", [](const Var& x, const Var& y) {
-        Var z = x;
-        z += y;
-        z *= x;
-        z -= y;
-        z /= (y * y + 1.0);
-        return z;
-      }, a, b_any),
+      binary(
+          "a + b", [](const Var& x, const Var& y) { return x + y; }, a, b_any),
+      binary(
+          "a - b", [](const Var& x, const Var& y) { return x - y; }, a, b_any),
+      binary(
+          "a * b", [](const Var& x, const Var& y) { return x * y; }, a, b_any),
+      binary(
+          "a / b", [](const Var& x, const Var& y) { return x / y; }, a, b_nonzero),
+      binary(
+          "pow(a, b)", [](const Var& x, const Var& y) { return pow(x, y); }, rnd(s, 0.5, 2, 44), b_any),
+      binary(
+          "maximum", [](const Var& x, const Var& y) { return maximum(x, y); }, a, b_apart),
+      binary(
+          "minimum", [](const Var& x, const Var& y) { return minimum(x, y); }, a, b_apart),
+      binary(
+          "a * a (same var twice)", [](const Var& x, const Var&) { return x * x * x; }, a, b_any),
+      binary(
+          "compound assignment",
+          [](const Var& x, const Var& y) {
+            Var z = x;
+            z += y;
+            z *= x;
+            z -= y;
+            z /= (y * y + 1.0);
+            return z;
+          },
+          a, b_any),
   };
   run_cases(cases);
 }
@@ -187,33 +231,60 @@ TEST_CASE("reverse mode: Var with Tensor and number operands", "[reverse][binary
   const Tensor c = away_from_zero(s, 51);
   const Tensor pos = rnd(s, 0.5, 2, 52);
   std::vector<Case> cases = {
-      unary("x + T", [c](const Var& x) { return x + c; }, x0),
-      unary("T + x", [c](const Var& x) { return c + x; }, x0),
-      unary("x + 2", [](const Var& x) { return x + 2.0; }, x0),
-      unary("2 + x", [](const Var& x) { return 2.0 + x; }, x0),
-      unary("x - T", [c](const Var& x) { return x - c; }, x0),
-      unary("T - x", [c](const Var& x) { return c - x; }, x0),
-      unary("x - 2", [](const Var& x) { return x - 2.0; }, x0),
-      unary("2 - x", [](const Var& x) { return 2.0 - x; }, x0),
-      unary("x * T", [c](const Var& x) { return x * c; }, x0),
-      unary("T * x", [c](const Var& x) { return c * x; }, x0),
-      unary("x * 3", [](const Var& x) { return x * 3.0; }, x0),
-      unary("3 * x", [](const Var& x) { return 3.0 * x; }, x0),
-      unary("x / T", [c](const Var& x) { return x / c; }, x0),
-      unary("T / x", [c](const Var& x) { return c / x; }, x0),
-      unary("x / 3", [](const Var& x) { return x / 3.0; }, x0),
-      unary("3 / x", [](const Var& x) { return 3.0 / x; }, x0),
-      unary("pow(x, T)", [c](const Var& x) { return pow(x, c); }, pos),
-      unary("pow(T, x)", [pos](const Var& x) { return pow(pos, x); }, x0),
-      unary("pow(2, x)", [](const Var& x) { return pow(2.0, x); }, x0),
-      unary("maximum(x, T)", [c](const Var& x) { return maximum(x, c); }, c + away_from_zero(s, 53)),
-      unary("maximum(T, x)", [c](const Var& x) { return maximum(c, x); }, c + away_from_zero(s, 54)),
-      unary("maximum(x, 0.5)", [](const Var& x) { return maximum(x, 0.5); }, x0 + 0.5),
-      unary("maximum(0.5, x)", [](const Var& x) { return maximum(0.5, x); }, x0 + 0.5),
-      unary("minimum(x, T)", [c](const Var& x) { return minimum(x, c); }, c + away_from_zero(s, 55)),
-      unary("minimum(T, x)", [c](const Var& x) { return minimum(c, x); }, c + away_from_zero(s, 56)),
-      unary("minimum(x, 0.5)", [](const Var& x) { return minimum(x, 0.5); }, x0 + 0.5),
-      unary("minimum(0.5, x)", [](const Var& x) { return minimum(0.5, x); }, x0 + 0.5),
+      unary(
+          "x + T", [c](const Var& x) { return x + c; }, x0),
+      unary(
+          "T + x", [c](const Var& x) { return c + x; }, x0),
+      unary(
+          "x + 2", [](const Var& x) { return x + 2.0; }, x0),
+      unary(
+          "2 + x", [](const Var& x) { return 2.0 + x; }, x0),
+      unary(
+          "x - T", [c](const Var& x) { return x - c; }, x0),
+      unary(
+          "T - x", [c](const Var& x) { return c - x; }, x0),
+      unary(
+          "x - 2", [](const Var& x) { return x - 2.0; }, x0),
+      unary(
+          "2 - x", [](const Var& x) { return 2.0 - x; }, x0),
+      unary(
+          "x * T", [c](const Var& x) { return x * c; }, x0),
+      unary(
+          "T * x", [c](const Var& x) { return c * x; }, x0),
+      unary(
+          "x * 3", [](const Var& x) { return x * 3.0; }, x0),
+      unary(
+          "3 * x", [](const Var& x) { return 3.0 * x; }, x0),
+      unary(
+          "x / T", [c](const Var& x) { return x / c; }, x0),
+      unary(
+          "T / x", [c](const Var& x) { return c / x; }, x0),
+      unary(
+          "x / 3", [](const Var& x) { return x / 3.0; }, x0),
+      unary(
+          "3 / x", [](const Var& x) { return 3.0 / x; }, x0),
+      unary(
+          "pow(x, T)", [c](const Var& x) { return pow(x, c); }, pos),
+      unary(
+          "pow(T, x)", [pos](const Var& x) { return pow(pos, x); }, x0),
+      unary(
+          "pow(2, x)", [](const Var& x) { return pow(2.0, x); }, x0),
+      unary(
+          "maximum(x, T)", [c](const Var& x) { return maximum(x, c); }, c + away_from_zero(s, 53)),
+      unary(
+          "maximum(T, x)", [c](const Var& x) { return maximum(c, x); }, c + away_from_zero(s, 54)),
+      unary(
+          "maximum(x, 0.5)", [](const Var& x) { return maximum(x, 0.5); }, x0 + 0.5),
+      unary(
+          "maximum(0.5, x)", [](const Var& x) { return maximum(0.5, x); }, x0 + 0.5),
+      unary(
+          "minimum(x, T)", [c](const Var& x) { return minimum(x, c); }, c + away_from_zero(s, 55)),
+      unary(
+          "minimum(T, x)", [c](const Var& x) { return minimum(c, x); }, c + away_from_zero(s, 56)),
+      unary(
+          "minimum(x, 0.5)", [](const Var& x) { return minimum(x, 0.5); }, x0 + 0.5),
+      unary(
+          "minimum(0.5, x)", [](const Var& x) { return minimum(0.5, x); }, x0 + 0.5),
   };
   run_cases(cases);
 }
@@ -222,8 +293,8 @@ TEST_CASE("reverse mode: broadcasting binary ops", "[reverse][binary][broadcast]
   struct Pair {
     Shape a, b;
   };
-  const std::vector<Pair> pairs = {{{3, 1}, {1, 4}}, {{5}, {2, 5}}, {{2, 5}, {5}}, {{}, {2, 3}}, {{2, 3}, {}},
-                                   {{2, 1, 3}, {4, 1}}};
+  const std::vector<Pair> pairs = {{{3, 1}, {1, 4}}, {{5}, {2, 5}}, {{2, 5}, {5}},
+                                   {{}, {2, 3}},     {{2, 3}, {}},  {{2, 1, 3}, {4, 1}}};
   for (const Pair& p : pairs) {
     INFO("shapes " << p.a.str() << " x " << p.b.str());
     const Tensor a = rnd(p.a, -2, 2, 60), b = away_from_zero(p.b, 61), pa = rnd(p.a, 0.5, 2, 62);
@@ -231,15 +302,23 @@ TEST_CASE("reverse mode: broadcasting binary ops", "[reverse][binary][broadcast]
     const Tensor a_low = rnd(p.a, -3, -2.1, 63), b_mid = rnd(p.b, -1.9, 1.9, 64);
     const Tensor cond_src = away_from_zero(p.a, 65);
     std::vector<Case> cases = {
-        binary("add", [](const Var& x, const Var& y) { return x + y; }, a, b),
-        binary("sub", [](const Var& x, const Var& y) { return x - y; }, a, b),
-        binary("mul", [](const Var& x, const Var& y) { return x * y; }, a, b),
-        binary("div", [](const Var& x, const Var& y) { return x / y; }, a, b),
-        binary("pow", [](const Var& x, const Var& y) { return pow(x, y); }, pa, b),
-        binary("maximum", [](const Var& x, const Var& y) { return maximum(x, y); }, a_low, b_mid),
-        binary("minimum", [](const Var& x, const Var& y) { return minimum(x, y); }, a_low, b_mid),
-        binary("where", [cond_src](const Var& x, const Var& y) { return where(greater(cond_src, x * 0.0), x, y); }, a,
-               b),
+        binary(
+            "add", [](const Var& x, const Var& y) { return x + y; }, a, b),
+        binary(
+            "sub", [](const Var& x, const Var& y) { return x - y; }, a, b),
+        binary(
+            "mul", [](const Var& x, const Var& y) { return x * y; }, a, b),
+        binary(
+            "div", [](const Var& x, const Var& y) { return x / y; }, a, b),
+        binary(
+            "pow", [](const Var& x, const Var& y) { return pow(x, y); }, pa, b),
+        binary(
+            "maximum", [](const Var& x, const Var& y) { return maximum(x, y); }, a_low, b_mid),
+        binary(
+            "minimum", [](const Var& x, const Var& y) { return minimum(x, y); }, a_low, b_mid),
+        binary(
+            "where",
+            [cond_src](const Var& x, const Var& y) { return where(greater(cond_src, x * 0.0), x, y); }, a, b),
     };
     run_cases(cases);
   }
@@ -301,7 +380,8 @@ TEST_CASE("reverse mode: clamp", "[reverse][clamp]") {
   Tensor x0 = rnd(Shape{3, 4}, -2, 2, 70);
   for (std::size_t i = 0; i < x0.numel(); ++i)
     if (std::abs(std::abs(x0.at(i)) - 1.0) < 0.1) x0.set(i, x0.at(i) * 0.5);
-  run_cases({unary("clamp", [](const Var& x) { return clamp(x, -1.0, 1.0) * x; }, x0)});
+  run_cases({unary(
+      "clamp", [](const Var& x) { return clamp(x, -1.0, 1.0) * x; }, x0)});
   // Documented: at the bounds the gradient passes (subgradient 1); outside it is 0.
   const Tensor at = Tensor::from({5}, {-1.0, 1.0, -3.0, 0.25, 3.0});
   const Tensor g = grad([](const Var& x) { return sum(clamp(x, -1.0, 1.0)); }, at);
@@ -313,7 +393,8 @@ TEST_CASE("reverse mode: clamp", "[reverse][clamp]") {
 
 // ---- reductions --------------------------------------------------------------------------------
 
-TEST_CASE("reverse mode: reductions over all elements and along each axis of a rank-3 tensor", "[reverse][reduce]") {
+TEST_CASE("reverse mode: reductions over all elements and along each axis of a rank-3 tensor",
+          "[reverse][reduce]") {
   const Shape s{2, 3, 4};
   const Tensor x = rnd(s, -2, 2, 80);
   const Tensor distinct = gc::distinct_tensor(s, -3, 3, 81);
@@ -337,21 +418,24 @@ TEST_CASE("reverse mode: reductions over all elements and along each axis of a r
   for (const Red& r : reds) {
     INFO(r.name);
     // Composed with a smooth op, so the second-order check sees a nonzero Hessian.
-    run_cases({unary(std::string(r.name) + " all", [&r](const Var& v) { return r.all(v * v * 0.5 + v); }, r.at)});
+    run_cases({unary(
+        std::string(r.name) + " all", [&r](const Var& v) { return r.all(v * v * 0.5 + v); }, r.at)});
     for (int axis : {0, 1, 2, -1, -3}) {
       for (bool keep : {false, true}) {
         INFO("axis " << axis << (keep ? ", keepdims" : ""));
-        const Case c = unary(std::string(r.name) + " axis", [&r, axis, keep](const Var& v) {
-          return r.along(v, axis, keep) * r.along(v, axis, keep);
-        }, r.at);
+        const Case c = unary(
+            std::string(r.name) + " axis",
+            [&r, axis, keep](const Var& v) { return r.along(v, axis, keep) * r.along(v, axis, keep); }, r.at);
         // Output shapes are right too.
         Tape tape;
         const Var out = r.along(tape.variable(r.at), axis, keep);
         const int a = axis < 0 ? axis + 3 : axis;
         Shape expected;
         for (int i = 0; i < 3; ++i) {
-          if (i != a) expected.push_back(s[i]);
-          else if (keep) expected.push_back(1);
+          if (i != a)
+            expected.push_back(s[i]);
+          else if (keep)
+            expected.push_back(1);
         }
         CHECK(out.shape() == expected);
         run_cases({c});
@@ -364,8 +448,10 @@ TEST_CASE("reverse mode: softmax and log_softmax along each axis", "[reverse][re
   const Tensor x = rnd(Shape{2, 3, 4}, -2, 2, 90);
   for (int axis : {0, 1, 2, -1}) {
     INFO("axis " << axis);
-    run_cases({unary("softmax", [axis](const Var& v) { return softmax(v, axis); }, x),
-               unary("log_softmax", [axis](const Var& v) { return log_softmax(v, axis); }, x)});
+    run_cases({unary(
+                   "softmax", [axis](const Var& v) { return softmax(v, axis); }, x),
+               unary(
+                   "log_softmax", [axis](const Var& v) { return log_softmax(v, axis); }, x)});
   }
 }
 
@@ -398,9 +484,15 @@ TEST_CASE("reverse mode: matmul, 1-D promotions, batched and broadcast batch", "
     Shape a, b, out;
   };
   const std::vector<MM> mms = {
-      {{2, 3}, {3, 4}, {2, 4}},       {{3}, {3, 4}, {4}},           {{2, 3}, {3}, {2}},
-      {{3}, {3}, {}},                 {{5, 2, 3}, {5, 3, 4}, {5, 2, 4}}, {{5, 2, 3}, {3, 4}, {5, 2, 4}},
-      {{2, 3}, {5, 3, 4}, {5, 2, 4}}, {{2, 1, 2, 3}, {3, 3, 4}, {2, 3, 2, 4}}, {{3}, {5, 3, 4}, {5, 4}},
+      {{2, 3}, {3, 4}, {2, 4}},
+      {{3}, {3, 4}, {4}},
+      {{2, 3}, {3}, {2}},
+      {{3}, {3}, {}},
+      {{5, 2, 3}, {5, 3, 4}, {5, 2, 4}},
+      {{5, 2, 3}, {3, 4}, {5, 2, 4}},
+      {{2, 3}, {5, 3, 4}, {5, 2, 4}},
+      {{2, 1, 2, 3}, {3, 3, 4}, {2, 3, 2, 4}},
+      {{3}, {5, 3, 4}, {5, 4}},
       {{5, 2, 3}, {3}, {5, 2}},
   };
   for (const MM& m : mms) {
@@ -408,11 +500,19 @@ TEST_CASE("reverse mode: matmul, 1-D promotions, batched and broadcast batch", "
     const Tensor a = rnd(m.a, -1, 1, 100), b = rnd(m.b, -1, 1, 101);
     Tape tape;
     CHECK(matmul(tape.variable(a), tape.variable(b)).shape() == m.out);
-    run_cases({binary("matmul", [](const Var& x, const Var& y) { return matmul(x, y); }, a, b),
-               binary("matmul squared", [](const Var& x, const Var& y) { const Var z = matmul(x, y); return z * z; },
-                      a, b)});
-    run_cases({unary("matmul(x, T)", [b](const Var& x) { return matmul(x, b) * matmul(x, b); }, a),
-               unary("matmul(T, x)", [a](const Var& x) { return matmul(a, x) * matmul(a, x); }, b)});
+    run_cases({binary(
+                   "matmul", [](const Var& x, const Var& y) { return matmul(x, y); }, a, b),
+               binary(
+                   "matmul squared",
+                   [](const Var& x, const Var& y) {
+                     const Var z = matmul(x, y);
+                     return z * z;
+                   },
+                   a, b)});
+    run_cases({unary(
+                   "matmul(x, T)", [b](const Var& x) { return matmul(x, b) * matmul(x, b); }, a),
+               unary(
+                   "matmul(T, x)", [a](const Var& x) { return matmul(a, x) * matmul(a, x); }, b)});
   }
   Tape tape;
   CHECK_THROWS_AS(matmul(tape.variable(Tensor(1.0)), tape.variable(Tensor::ones(Shape{2}))), ShapeError);
@@ -424,46 +524,128 @@ TEST_CASE("reverse mode: layout ops", "[reverse][layout]") {
   const Tensor x = rnd(Shape{2, 3, 4}, -2, 2, 110);
   const std::vector<std::size_t> idx = {2, 0, 2, 1};
   std::vector<Case> cases = {
-      unary("reshape (4, 6)", [](const Var& v) { return reshape(v, Shape{4, 6}) * 2.0; }, x),
-      unary("reshape (24)", [](const Var& v) { return sin(reshape(v, Shape{24})); }, x),
-      unary("reshape same shape", [](const Var& v) { return reshape(v, Shape{2, 3, 4}) * v; }, x),
-      unary("transpose", [](const Var& v) { return transpose(v) * transpose(v); }, x),
-      unary("transpose (1, 2, 0)", [](const Var& v) { return sin(transpose(v, {1, 2, 0})); }, x),
-      unary("transpose (0, -1, 1)", [](const Var& v) { return exp(transpose(v, {0, -1, 1})); }, x),
-      unary("broadcast_to (3,1)->(2,3,4)", [](const Var& v) { return sin(broadcast_to(v, Shape{2, 3, 4})); },
-            rnd(Shape{3, 1}, -2, 2, 111)),
-      unary("broadcast_to (4)->(3,4)", [](const Var& v) { return sin(broadcast_to(v, Shape{3, 4})); },
-            rnd(Shape{4}, -2, 2, 112)),
-      unary("broadcast_to ()->(2,2)", [](const Var& v) { return sin(broadcast_to(v, Shape{2, 2})); },
-            rnd(Shape{}, -2, 2, 113)),
-      unary("sum_to (3,1)", [](const Var& v) { return sin(sum_to(v, Shape{3, 1})); }, x),
-      unary("sum_to (4)", [](const Var& v) { return sin(sum_to(v, Shape{4})); }, x),
-      unary("sum_to (2,1,4)", [](const Var& v) { return sin(sum_to(v, Shape{2, 1, 4})); }, x),
-      unary("sum_to ()", [](const Var& v) { return sin(sum_to(v, Shape{})); }, x),
-      unary("slice axis 0", [](const Var& v) { return sin(slice(v, 0, 1, 2)); }, x),
-      unary("slice axis 1 step 2", [](const Var& v) { return sin(slice(v, 1, 0, 3, 2)); }, x),
-      unary("slice axis -1 step 3 clipped", [](const Var& v) { return sin(slice(v, -1, 1, 100, 3)); }, x),
-      unary("slice axis 2 step 2", [](const Var& v) { return sin(slice(v, 2, 1, 4, 2)); }, x),
-      unary("unslice axis 1 step 2", [](const Var& v) { return sin(unslice(v, Shape{2, 5, 4}, 1, 1, 5, 2)) + 0.0; },
-            rnd(Shape{2, 2, 4}, -2, 2, 114)),
-      unary("unslice axis 0", [](const Var& v) { return cos(unslice(v, Shape{4, 3}, 0, 1, 3)); },
-            rnd(Shape{2, 3}, -2, 2, 115)),
-      unary("concat axis 1", [](const Var& v) {
-        return sin(concat({v, v * 2.0, slice(v, 1, 0, 1)}, 1));
-      }, x),
-      unary("concat axis 0", [](const Var& v) { return sin(concat({v, exp(v)}, 0)); }, x),
-      unary("concat axis -1", [](const Var& v) { return sin(concat({slice(v, 2, 0, 1), v}, -1)); }, x),
-      unary("gather axis 1 (repeats)", [idx](const Var& v) { return sin(gather(v, idx, 1)); }, x),
-      unary("gather axis -1", [](const Var& v) {
-        const std::vector<std::size_t> i = {3, 3, 0};
-        return sin(gather(v, i, -1));
-      }, x),
-      unary("scatter_add axis 1 (repeats)", [idx](const Var& v) { return sin(scatter_add(v, idx, 1, Shape{2, 3, 4})); },
-            rnd(Shape{2, 4, 4}, -2, 2, 116)),
-      unary("scatter_add axis 0", [](const Var& v) {
-        const std::vector<std::size_t> i = {1, 1};
-        return cos(scatter_add(v, i, 0, Shape{3, 2}));
-      }, rnd(Shape{2, 2}, -2, 2, 117)),
+      unary(
+          "reshape (4, 6)",
+          [](const Var& v) {
+            return reshape(v, Shape{4, 6}) * 2.0;
+          },
+          x),
+      unary(
+          "reshape (24)", [](const Var& v) { return sin(reshape(v, Shape{24})); }, x),
+      unary(
+          "reshape same shape",
+          [](const Var& v) {
+            return reshape(v, Shape{2, 3, 4}) * v;
+          },
+          x),
+      unary(
+          "transpose", [](const Var& v) { return transpose(v) * transpose(v); }, x),
+      unary(
+          "transpose (1, 2, 0)",
+          [](const Var& v) {
+            return sin(transpose(v, {1, 2, 0}));
+          },
+          x),
+      unary(
+          "transpose (0, -1, 1)",
+          [](const Var& v) {
+            return exp(transpose(v, {0, -1, 1}));
+          },
+          x),
+      unary(
+          "broadcast_to (3,1)->(2,3,4)",
+          [](const Var& v) {
+            return sin(broadcast_to(v, Shape{2, 3, 4}));
+          },
+          rnd(Shape{3, 1}, -2, 2, 111)),
+      unary(
+          "broadcast_to (4)->(3,4)",
+          [](const Var& v) {
+            return sin(broadcast_to(v, Shape{3, 4}));
+          },
+          rnd(Shape{4}, -2, 2, 112)),
+      unary(
+          "broadcast_to ()->(2,2)",
+          [](const Var& v) {
+            return sin(broadcast_to(v, Shape{2, 2}));
+          },
+          rnd(Shape{}, -2, 2, 113)),
+      unary(
+          "sum_to (3,1)",
+          [](const Var& v) {
+            return sin(sum_to(v, Shape{3, 1}));
+          },
+          x),
+      unary(
+          "sum_to (4)", [](const Var& v) { return sin(sum_to(v, Shape{4})); }, x),
+      unary(
+          "sum_to (2,1,4)",
+          [](const Var& v) {
+            return sin(sum_to(v, Shape{2, 1, 4}));
+          },
+          x),
+      unary(
+          "sum_to ()", [](const Var& v) { return sin(sum_to(v, Shape{})); }, x),
+      unary(
+          "slice axis 0", [](const Var& v) { return sin(slice(v, 0, 1, 2)); }, x),
+      unary(
+          "slice axis 1 step 2", [](const Var& v) { return sin(slice(v, 1, 0, 3, 2)); }, x),
+      unary(
+          "slice axis -1 step 3 clipped", [](const Var& v) { return sin(slice(v, -1, 1, 100, 3)); }, x),
+      unary(
+          "slice axis 2 step 2", [](const Var& v) { return sin(slice(v, 2, 1, 4, 2)); }, x),
+      unary(
+          "unslice axis 1 step 2",
+          [](const Var& v) {
+            return sin(unslice(v, Shape{2, 5, 4}, 1, 1, 5, 2)) + 0.0;
+          },
+          rnd(Shape{2, 2, 4}, -2, 2, 114)),
+      unary(
+          "unslice axis 0",
+          [](const Var& v) {
+            return cos(unslice(v, Shape{4, 3}, 0, 1, 3));
+          },
+          rnd(Shape{2, 3}, -2, 2, 115)),
+      unary(
+          "concat axis 1",
+          [](const Var& v) {
+            return sin(concat({v, v * 2.0, slice(v, 1, 0, 1)}, 1));
+          },
+          x),
+      unary(
+          "concat axis 0",
+          [](const Var& v) {
+            return sin(concat({v, exp(v)}, 0));
+          },
+          x),
+      unary(
+          "concat axis -1",
+          [](const Var& v) {
+            return sin(concat({slice(v, 2, 0, 1), v}, -1));
+          },
+          x),
+      unary(
+          "gather axis 1 (repeats)", [idx](const Var& v) { return sin(gather(v, idx, 1)); }, x),
+      unary(
+          "gather axis -1",
+          [](const Var& v) {
+            const std::vector<std::size_t> i = {3, 3, 0};
+            return sin(gather(v, i, -1));
+          },
+          x),
+      unary(
+          "scatter_add axis 1 (repeats)",
+          [idx](const Var& v) {
+            return sin(scatter_add(v, idx, 1, Shape{2, 3, 4}));
+          },
+          rnd(Shape{2, 4, 4}, -2, 2, 116)),
+      unary(
+          "scatter_add axis 0",
+          [](const Var& v) {
+            const std::vector<std::size_t> i = {1, 1};
+            return cos(scatter_add(v, i, 0, Shape{3, 2}));
+          },
+          rnd(Shape{2, 2}, -2, 2, 117)),
   };
   run_cases(cases);
 }
@@ -479,8 +661,11 @@ TEST_CASE("reverse mode: layout adjoint pairs give the exact transposed maps", "
   CHECK_THAT(g3, AllClose(Tensor::from({7}, {10, 0, 0, 20, 0, 0, 30}), 0, 0));
   // gather with repeated indices accumulates.
   const std::vector<std::size_t> idx = {2, 2, 0};
-  const Tensor gg = grad([&idx](const Var& x) { return sum(gather(x, idx, 0) * Tensor::from({3}, {1, 2, 4})); },
-                         Tensor::arange(4));
+  const Tensor gg = grad(
+      [&idx](const Var& x) {
+        return sum(gather(x, idx, 0) * Tensor::from({3}, {1, 2, 4}));
+      },
+      Tensor::arange(4));
   CHECK_THAT(gg, AllClose(Tensor::from({4}, {4, 0, 3, 0}), 0, 0));
 }
 
@@ -506,7 +691,8 @@ TEST_CASE("reverse mode: gradients against central differences of plain C++ refe
       for (std::size_t i = 0; i < x.numel(); ++i) s += std::exp(x.at(i));
       return std::log(s);
     };
-    CHECK_THAT(grad([](const Var& x) { return logsumexp(x); }, x0), AllClose(gc::central_difference(lse, x0), rtol, atol));
+    CHECK_THAT(grad([](const Var& x) { return logsumexp(x); }, x0),
+               AllClose(gc::central_difference(lse, x0), rtol, atol));
     // Σ_i i · log_softmax(x)_i
     auto ls = [&lse](const Tensor& x) {
       const double l = lse(x);
@@ -535,7 +721,8 @@ TEST_CASE("reverse mode: gradients against central differences of plain C++ refe
       for (std::size_t i = 0; i < x.numel(); ++i) s *= x.at(i);
       return s;
     };
-    CHECK_THAT(grad([](const Var& x) { return prod(x); }, p0), AllClose(gc::central_difference(pr, p0), rtol, atol));
+    CHECK_THAT(grad([](const Var& x) { return prod(x); }, p0),
+               AllClose(gc::central_difference(pr, p0), rtol, atol));
     auto pw = [](const Tensor& x) {
       double s = 0;
       for (std::size_t i = 0; i + 1 < x.numel(); ++i) s += std::pow(x.at(i), x.at(i + 1));
@@ -559,14 +746,20 @@ TEST_CASE("reverse mode: gradients against central differences of plain C++ refe
 TEST_CASE("reverse mode: subgradients at kinks", "[reverse][kink]") {
   const Tensor x0 = Tensor::from({3}, {-1.0, 0.0, 2.0});
   SECTION("relu'(0) = 0 and abs'(0) = 0") {
-    CHECK_THAT(grad([](const Var& x) { return sum(relu(x)); }, x0), AllClose(Tensor::from({3}, {0, 0, 1}), 0, 0));
-    CHECK_THAT(grad([](const Var& x) { return sum(abs(x)); }, x0), AllClose(Tensor::from({3}, {-1, 0, 1}), 0, 0));
+    CHECK_THAT(grad([](const Var& x) { return sum(relu(x)); }, x0),
+               AllClose(Tensor::from({3}, {0, 0, 1}), 0, 0));
+    CHECK_THAT(grad([](const Var& x) { return sum(abs(x)); }, x0),
+               AllClose(Tensor::from({3}, {-1, 0, 1}), 0, 0));
   }
   SECTION("max ties share the cotangent equally, over all elements and along an axis") {
     const Tensor t = Tensor::from({2, 4}, {1, 3, 3, 2, 5, 5, 5, 0});
     CHECK_THAT(grad([](const Var& x) { return max(x); }, t),
                AllClose(Tensor::from({2, 4}, {0, 0, 0, 0, 1.0 / 3, 1.0 / 3, 1.0 / 3, 0}), 0, 1e-15));
-    CHECK_THAT(grad([](const Var& x) { return sum(max(x, 1) * Tensor::from({2}, {1, 6})); }, t),
+    CHECK_THAT(grad(
+                   [](const Var& x) {
+                     return sum(max(x, 1) * Tensor::from({2}, {1, 6}));
+                   },
+                   t),
                AllClose(Tensor::from({2, 4}, {0, 0.5, 0.5, 0, 2, 2, 2, 0}), 0, 1e-15));
     CHECK_THAT(grad([](const Var& x) { return sum(max(x, 0, true)); }, Tensor::from({2, 2}, {1, 4, 1, 2})),
                AllClose(Tensor::from({2, 2}, {0.5, 1, 0.5, 0}), 0, 1e-15));
@@ -575,7 +768,8 @@ TEST_CASE("reverse mode: subgradients at kinks", "[reverse][kink]") {
   }
   SECTION("maximum/minimum ties go to the first operand") {
     Tape tape;
-    const Var a = tape.variable(Tensor::from({3}, {1, 2, 3})), b = tape.variable(Tensor::from({3}, {1, 5, 3}));
+    const Var a = tape.variable(Tensor::from({3}, {1, 2, 3})),
+              b = tape.variable(Tensor::from({3}, {1, 5, 3}));
     auto g = tape.gradient(sum(maximum(a, b)), {a, b});
     CHECK_THAT(g[0], AllClose(Tensor::from({3}, {1, 0, 1}), 0, 0));
     CHECK_THAT(g[1], AllClose(Tensor::from({3}, {0, 1, 0}), 0, 0));
@@ -642,9 +836,9 @@ TEST_CASE("gradcheck fails a wrong vjp and its report names the worst entry", "[
   CHECK(index == 3);
 
   // Several inputs: an error in the second one is attributed to input 1.
-  const GradcheckReport bad2 = gradcheck(
-      [](const std::vector<Var>& v) { return sum(v[0] * 2.0) + sum(custom<WrongCube>({v[1]})); },
-      std::vector<Tensor>{x0, x0 * 0.5});
+  const GradcheckReport bad2 =
+      gradcheck([](const std::vector<Var>& v) { return sum(v[0] * 2.0) + sum(custom<WrongCube>({v[1]})); },
+                std::vector<Tensor>{x0, x0 * 0.5});
   CHECK_FALSE(bad2.passed);
   REQUIRE_FALSE(bad2.worst.empty());
   CHECK(bad2.worst[0].input == 1);
@@ -701,8 +895,10 @@ TEST_CASE("reverse mode: 0-d float64 (scalar lane) equals the tensor path and fi
       {"minimum", [](const Var& x, const Var& y) { return minimum(x, y) * x; }, 0.3, -1.2},
       {"where", [](const Var& x, const Var& y) { return where(x > y, x * y, y * y); }, 0.3, -1.2},
       {"where (false)", [](const Var& x, const Var& y) { return where(x < y, x * y, y * y * x); }, 0.3, -1.2},
-      {"clamp", [](const Var& x, const Var& y) { return clamp(x * y, -0.2, 1.0) + clamp(x, 0.0, 0.2); }, 0.3, -1.2},
-      {"number mixes", [](const Var& x, const Var& y) { return (2.0 - x) / (3.0 + y) * 0.5 + 1.0 / x; }, 0.3, -1.2},
+      {"clamp", [](const Var& x, const Var& y) { return clamp(x * y, -0.2, 1.0) + clamp(x, 0.0, 0.2); }, 0.3,
+       -1.2},
+      {"number mixes", [](const Var& x, const Var& y) { return (2.0 - x) / (3.0 + y) * 0.5 + 1.0 / x; }, 0.3,
+       -1.2},
       {"stop_gradient", [](const Var& x, const Var& y) { return stop_gradient(x * y) * x; }, 0.3, -1.2},
   };
   for (const Op2& op : ops) {

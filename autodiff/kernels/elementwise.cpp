@@ -33,46 +33,81 @@ using value_of = typename B::value_type;
 
 // ---- unary function objects ----------------------------------------------------------------------
 struct Neg {
-  template <class B> B operator()(const B& x) const { return -x; }
+  template <class B>
+  B operator()(const B& x) const {
+    return -x;
+  }
 };
 struct Exp {
-  template <class B> B operator()(const B& x) const { return xsimd::exp(x); }
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::exp(x);
+  }
 };
 struct Log {
-  template <class B> B operator()(const B& x) const { return xsimd::log(x); }
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::log(x);
+  }
 };
 struct Sin {
-  template <class B> B operator()(const B& x) const { return xsimd::sin(x); }
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::sin(x);
+  }
 };
 struct Cos {
-  template <class B> B operator()(const B& x) const { return xsimd::cos(x); }
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::cos(x);
+  }
 };
 struct Tan {
-  template <class B> B operator()(const B& x) const { return xsimd::tan(x); }
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::tan(x);
+  }
 };
 struct Tanh {
-  template <class B> B operator()(const B& x) const { return xsimd::tanh(x); }
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::tanh(x);
+  }
 };
 struct Sinh {
-  template <class B> B operator()(const B& x) const { return xsimd::sinh(x); }
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::sinh(x);
+  }
 };
 struct Cosh {
-  template <class B> B operator()(const B& x) const { return xsimd::cosh(x); }
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::cosh(x);
+  }
 };
 struct Sqrt {
-  template <class B> B operator()(const B& x) const { return xsimd::sqrt(x); }
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::sqrt(x);
+  }
 };
 struct Abs {
-  template <class B> B operator()(const B& x) const { return xsimd::abs(x); }
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::abs(x);
+  }
 };
 struct Sign {  // -1, 0 or 1; NaN stays NaN
-  template <class B> B operator()(const B& x) const {
+  template <class B>
+  B operator()(const B& x) const {
     using T = value_of<B>;
     return xsimd::select(x > B(T(0)), B(T(1)), xsimd::select(x < B(T(0)), B(T(-1)), x));
   }
 };
 struct Sigmoid {  // exp(-|x|) never overflows; both branches are exact rearrangements
-  template <class B> B operator()(const B& x) const {
+  template <class B>
+  B operator()(const B& x) const {
     using T = value_of<B>;
     const B e = xsimd::exp(-xsimd::abs(x));
     const B r = B(T(1)) / (B(T(1)) + e);
@@ -80,48 +115,68 @@ struct Sigmoid {  // exp(-|x|) never overflows; both branches are exact rearrang
   }
 };
 struct Relu {  // NaN propagates, as in PyTorch
-  template <class B> B operator()(const B& x) const {
+  template <class B>
+  B operator()(const B& x) const {
     using T = value_of<B>;
     return xsimd::select(x < B(T(0)), B(T(0)), x);
   }
 };
 struct Softplus {  // log(1 + exp(x)) = log1p(exp(-|x|)) + max(x, 0)
-  template <class B> B operator()(const B& x) const {
+  template <class B>
+  B operator()(const B& x) const {
     using T = value_of<B>;
     return xsimd::log1p(xsimd::exp(-xsimd::abs(x))) + xsimd::select(x > B(T(0)), x, B(T(0)));
   }
 };
 struct Erf {
-  template <class B> B operator()(const B& x) const { return xsimd::erf(x); }
+  template <class B>
+  B operator()(const B& x) const {
+    return xsimd::erf(x);
+  }
 };
 struct Square {
-  template <class B> B operator()(const B& x) const { return x * x; }
+  template <class B>
+  B operator()(const B& x) const {
+    return x * x;
+  }
 };
 struct Reciprocal {
-  template <class B> B operator()(const B& x) const {
+  template <class B>
+  B operator()(const B& x) const {
     using T = value_of<B>;
     return B(T(1)) / x;
   }
 };
 struct Copy {
-  template <class B> B operator()(const B& x) const { return x; }
+  template <class B>
+  B operator()(const B& x) const {
+    return x;
+  }
 };
 struct Ones {
-  template <class B> B operator()(const B&) const { return B(value_of<B>(1)); }
+  template <class B>
+  B operator()(const B&) const {
+    return B(value_of<B>(1));
+  }
 };
 struct Cube {
-  template <class B> B operator()(const B& x) const { return x * x * x; }
+  template <class B>
+  B operator()(const B& x) const {
+    return x * x * x;
+  }
 };
 struct PowScalar {
   double p;
-  template <class B> B operator()(const B& x) const {
+  template <class B>
+  B operator()(const B& x) const {
     using T = value_of<B>;
     return xsimd::select(x == B(T(1)), B(T(1)), xsimd::pow(x, B(static_cast<T>(p))));
   }
 };
 struct Clamp {
   double lo, hi;
-  template <class B> B operator()(const B& x) const {
+  template <class B>
+  B operator()(const B& x) const {
     using T = value_of<B>;
     const B l(static_cast<T>(lo)), h(static_cast<T>(hi));
     return xsimd::select(x < l, l, xsimd::select(x > h, h, x));  // NaN stays NaN
@@ -130,40 +185,56 @@ struct Clamp {
 
 // ---- binary function objects ---------------------------------------------------------------------
 struct Add {
-  template <class B> B operator()(const B& a, const B& b) const { return a + b; }
+  template <class B>
+  B operator()(const B& a, const B& b) const {
+    return a + b;
+  }
 };
 struct Sub {
-  template <class B> B operator()(const B& a, const B& b) const { return a - b; }
+  template <class B>
+  B operator()(const B& a, const B& b) const {
+    return a - b;
+  }
 };
 struct Mul {
-  template <class B> B operator()(const B& a, const B& b) const { return a * b; }
+  template <class B>
+  B operator()(const B& a, const B& b) const {
+    return a * b;
+  }
 };
 struct Div {
-  template <class B> B operator()(const B& a, const B& b) const { return a / b; }
+  template <class B>
+  B operator()(const B& a, const B& b) const {
+    return a / b;
+  }
 };
 struct Pow {  // as std::pow: x^0 = 1 and 1^y = 1 even for NaN
-  template <class B> B operator()(const B& a, const B& b) const {
+  template <class B>
+  B operator()(const B& a, const B& b) const {
     using T = value_of<B>;
     const auto one_result = (b == B(T(0))) | (a == B(T(1)));
     return xsimd::select(one_result, B(T(1)), xsimd::pow(a, b));
   }
 };
 struct Maximum {  // NaN propagates, as in NumPy
-  template <class B> B operator()(const B& a, const B& b) const {
+  template <class B>
+  B operator()(const B& a, const B& b) const {
     return xsimd::select(xsimd::isnan(a) | xsimd::isnan(b), a + b, xsimd::max(a, b));
   }
 };
 struct Minimum {
-  template <class B> B operator()(const B& a, const B& b) const {
+  template <class B>
+  B operator()(const B& a, const B& b) const {
     return xsimd::select(xsimd::isnan(a) | xsimd::isnan(b), a + b, xsimd::min(a, b));
   }
 };
-#define JETGRAD_COMPARISON(Name, op)                                           \
-  struct Name {                                                                \
-    template <class B> B operator()(const B& a, const B& b) const {            \
-      using T = value_of<B>;                                                   \
-      return xsimd::select(a op b, B(T(1)), B(T(0)));                          \
-    }                                                                          \
+#define JETGRAD_COMPARISON(Name, op)                  \
+  struct Name {                                       \
+    template <class B>                                \
+    B operator()(const B& a, const B& b) const {      \
+      using T = value_of<B>;                          \
+      return xsimd::select(a op b, B(T(1)), B(T(0))); \
+    }                                                 \
   };
 JETGRAD_COMPARISON(Less, <)
 JETGRAD_COMPARISON(LessEqual, <=)
@@ -172,7 +243,8 @@ JETGRAD_COMPARISON(GreaterEqual, >=)
 JETGRAD_COMPARISON(Equal, ==)
 #undef JETGRAD_COMPARISON
 struct NotEqual {  // true for NaN (xsimd's != is the ordered comparison, false for NaN)
-  template <class B> B operator()(const B& a, const B& b) const {
+  template <class B>
+  B operator()(const B& a, const B& b) const {
     using T = value_of<B>;
     return xsimd::select(a == b, B(T(0)), B(T(1)));
   }
@@ -345,7 +417,9 @@ Tensor& operator+=(Tensor& a, const Tensor& b) {
 Tensor less(const Tensor& a, const Tensor& b) { return binary(a, b, "less", Less{}); }
 Tensor less_equal(const Tensor& a, const Tensor& b) { return binary(a, b, "less_equal", LessEqual{}); }
 Tensor greater(const Tensor& a, const Tensor& b) { return binary(a, b, "greater", Greater{}); }
-Tensor greater_equal(const Tensor& a, const Tensor& b) { return binary(a, b, "greater_equal", GreaterEqual{}); }
+Tensor greater_equal(const Tensor& a, const Tensor& b) {
+  return binary(a, b, "greater_equal", GreaterEqual{});
+}
 Tensor equal(const Tensor& a, const Tensor& b) { return binary(a, b, "equal", Equal{}); }
 Tensor not_equal(const Tensor& a, const Tensor& b) { return binary(a, b, "not_equal", NotEqual{}); }
 

@@ -64,7 +64,8 @@ void strided_copy(const T* in, T* out, const std::size_t* ext, const std::size_t
       for (int d = 1; d < r; ++d) b *= ext[d];
       return b;
     }();
-    for (std::size_t i = 0; i < ext[0]; ++i) strided_copy(in + i * st[0], out + i * block, ext + 1, st + 1, r - 1);
+    for (std::size_t i = 0; i < ext[0]; ++i)
+      strided_copy(in + i * st[0], out + i * block, ext + 1, st + 1, r - 1);
     return;
   }
   const std::size_t e0 = ext[0], e1 = ext[1], s0 = st[0], s1 = st[1];
@@ -133,8 +134,8 @@ Shape with_extent(const Shape& s, int ax, std::size_t n) {
 void check_indices(const char* what, std::span<const std::size_t> idx, const Shape& s, int ax) {
   for (std::size_t i : idx)
     if (i >= s[ax])
-      throw ValueError(std::string(what) + ": index " + num(i) + " is out of range for axis " + std::to_string(ax) +
-                       " with extent " + num(s[ax]) + " (shape " + s.str() + ")");
+      throw ValueError(std::string(what) + ": index " + num(i) + " is out of range for axis " +
+                       std::to_string(ax) + " with extent " + num(s[ax]) + " (shape " + s.str() + ")");
 }
 
 // Visits broadcast element pairs of a and b as doubles.
@@ -273,8 +274,8 @@ Tensor slice(const Tensor& x, int axis, std::ptrdiff_t start, std::ptrdiff_t sto
   auto* po = static_cast<std::byte*>(out.raw_data());
   for (std::size_t o = 0; o < e.outer; ++o)
     for (std::size_t c = 0; c < sr.count; ++c)
-      copy_elements(po + ((o * sr.count + c) * e.inner) * es, px + ((o * e.n + sr.start + c * sr.step) * e.inner) * es,
-                    e.inner, es);
+      copy_elements(po + ((o * sr.count + c) * e.inner) * es,
+                    px + ((o * e.n + sr.start + c * sr.step) * e.inner) * es, e.inner, es);
   return out;
 }
 
@@ -293,8 +294,8 @@ Tensor unslice(const Tensor& x, const Shape& shape, int axis, std::ptrdiff_t sta
   auto* po = static_cast<std::byte*>(out.raw_data());
   for (std::size_t o = 0; o < e.outer; ++o)
     for (std::size_t c = 0; c < sr.count; ++c)
-      copy_elements(po + ((o * e.n + sr.start + c * sr.step) * e.inner) * es, px + ((o * sr.count + c) * e.inner) * es,
-                    e.inner, es);
+      copy_elements(po + ((o * e.n + sr.start + c * sr.step) * e.inner) * es,
+                    px + ((o * sr.count + c) * e.inner) * es, e.inner, es);
   return out;
 }
 
@@ -355,7 +356,8 @@ Tensor gather(const Tensor& x, std::span<const std::size_t> indices, int axis) {
   }
   for (std::size_t o = 0; o < e.outer; ++o)
     for (std::size_t c = 0; c < k; ++c)
-      copy_elements(po + ((o * k + c) * e.inner) * es, px + ((o * e.n + indices[c]) * e.inner) * es, e.inner, es);
+      copy_elements(po + ((o * k + c) * e.inner) * es, px + ((o * e.n + indices[c]) * e.inner) * es, e.inner,
+                    es);
   return out;
 }
 
@@ -363,9 +365,9 @@ Tensor scatter_add(const Tensor& x, std::span<const std::size_t> indices, int ax
   const int ax = normalize_axis(axis, shape.rank(), "scatter_add");
   const Shape expected = with_extent(shape, ax, indices.size());
   if (!(x.shape() == expected))
-    throw ShapeError("scatter_add: shape " + x.shape().str() + " does not fit " + std::to_string(indices.size()) +
-                     " indices into " + shape.str() + " along axis " + std::to_string(ax) + " (expected " +
-                     expected.str() + ")");
+    throw ShapeError("scatter_add: shape " + x.shape().str() + " does not fit " +
+                     std::to_string(indices.size()) + " indices into " + shape.str() + " along axis " +
+                     std::to_string(ax) + " (expected " + expected.str() + ")");
   check_indices("scatter_add", indices, shape, ax);
   const Extents e = extents(shape, ax);
   const std::size_t k = indices.size();
@@ -391,8 +393,10 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   for_each_pair(a, b, "max_abs_diff", [&](double x, double y) {
     if (x == y) return;
     const double d = std::fabs(x - y);
-    if (std::isnan(d)) nan = true;
-    else if (d > m) m = d;
+    if (std::isnan(d))
+      nan = true;
+    else if (d > m)
+      m = d;
   });
   return nan ? std::nan("") : m;
 }
@@ -402,7 +406,8 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
   bool ok = true;
   for_each_pair(a, b, "allclose", [&](double x, double y) {
     if (x == y) return;
-    if (!std::isfinite(x) || !std::isfinite(y) || !(std::fabs(x - y) <= atol + rtol * std::fabs(y))) ok = false;
+    if (!std::isfinite(x) || !std::isfinite(y) || !(std::fabs(x - y) <= atol + rtol * std::fabs(y)))
+      ok = false;
   });
   return ok;
 }

@@ -1,12 +1,12 @@
 // matmul with NumPy semantics; every 2-D product is one BLAS gemm call on the operands' own
 // buffers (no copies). A batch of a against a single matrix b is folded into one gemm (M*batch rows).
-#include <cblas.h>
-
 #include <array>
 #include <climits>
 #include <cstring>
 #include <string>
 #include <type_traits>
+
+#include <cblas.h>
 
 #include "autodiff/tensor_ops.hpp"
 
@@ -44,7 +44,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
   const std::string both = "matmul: shapes " + sa.str() + " and " + sb.str();
-  if (sa.rank() == 0 || sb.rank() == 0) throw ShapeError(both + " do not fit: matmul needs operands of rank >= 1");
+  if (sa.rank() == 0 || sb.rank() == 0)
+    throw ShapeError(both + " do not fit: matmul needs operands of rank >= 1");
 
   // Promote 1-D operands: (k,) -> (1, k) on the left, (k,) -> (k, 1) on the right.
   const bool a_vec = sa.rank() == 1, b_vec = sb.rank() == 1;
@@ -53,8 +54,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const std::size_t kb = b_vec ? sb[0] : sb[sb.rank() - 2];
   const std::size_t n = b_vec ? 1 : sb[sb.rank() - 1];
   if (k != kb)
-    throw ShapeError(both + " do not fit: inner dimensions " + std::to_string(k) + " and " + std::to_string(kb) +
-                     " differ");
+    throw ShapeError(both + " do not fit: inner dimensions " + std::to_string(k) + " and " +
+                     std::to_string(kb) + " differ");
 
   // Batch axes (everything before the last two).
   Shape ba, bb;

@@ -31,21 +31,29 @@ using detail::store_partial;
 
 struct SumR {
   static constexpr double identity = 0.0;
-  template <class B> B operator()(const B& a, const B& b) const { return a + b; }
+  template <class B>
+  B operator()(const B& a, const B& b) const {
+    return a + b;
+  }
 };
 struct ProdR {
   static constexpr double identity = 1.0;
-  template <class B> B operator()(const B& a, const B& b) const { return a * b; }
+  template <class B>
+  B operator()(const B& a, const B& b) const {
+    return a * b;
+  }
 };
 struct MaxR {
   static constexpr double identity = -std::numeric_limits<double>::infinity();
-  template <class B> B operator()(const B& a, const B& b) const {
+  template <class B>
+  B operator()(const B& a, const B& b) const {
     return xsimd::select(xsimd::isnan(a) | xsimd::isnan(b), a + b, xsimd::max(a, b));
   }
 };
 struct MinR {
   static constexpr double identity = std::numeric_limits<double>::infinity();
-  template <class B> B operator()(const B& a, const B& b) const {
+  template <class B>
+  B operator()(const B& a, const B& b) const {
     return xsimd::select(xsimd::isnan(a) | xsimd::isnan(b), a + b, xsimd::min(a, b));
   }
 };
@@ -94,10 +102,12 @@ void reduce_kernel(const T* x, T* out, std::size_t outer, std::size_t n, std::si
     for (std::size_t j = 0; j < n; ++j) {
       const T* row = x + (o * n + j) * inner;
       std::size_t i = 0;
-      for (; i + W <= inner; i += W) r(B::load_unaligned(dst + i), B::load_unaligned(row + i)).store_unaligned(dst + i);
+      for (; i + W <= inner; i += W)
+        r(B::load_unaligned(dst + i), B::load_unaligned(row + i)).store_unaligned(dst + i);
       if (i < inner) {
         if (inner - i >= W / 2) {
-          store_partial(dst + i, inner - i, r(load_partial(dst + i, inner - i, id), load_partial(row + i, inner - i, id)));
+          store_partial(dst + i, inner - i,
+                        r(load_partial(dst + i, inner - i, id), load_partial(row + i, inner - i, id)));
         } else {
           for (; i < inner; ++i) dst[i] = combine_scalar(dst[i], row[i], r);
         }
@@ -253,7 +263,9 @@ void softmax_kernel(const T* x, T* out, std::size_t outer, std::size_t n, std::s
     for (; i + W <= inner; i += W) f(i, W);
     if (i < inner) f(i, inner - i);
   };
-  auto ld = [](const T* p, std::size_t c) { return c == W ? B::load_unaligned(p) : load_partial(p, c, T(0)); };
+  auto ld = [](const T* p, std::size_t c) {
+    return c == W ? B::load_unaligned(p) : load_partial(p, c, T(0));
+  };
   auto st = [](T* p, std::size_t c, const B& v) {
     if (c == W)
       v.store_unaligned(p);
@@ -306,15 +318,21 @@ Tensor softmax_impl(const Tensor& x, int axis, const char* name) {
 }  // namespace
 
 Tensor sum(const Tensor& x) { return reduce_all(x, "sum", SumR{}, true); }
-Tensor sum(const Tensor& x, int axis, bool keepdims) { return reduce_axis(x, axis, keepdims, "sum", SumR{}, true); }
+Tensor sum(const Tensor& x, int axis, bool keepdims) {
+  return reduce_axis(x, axis, keepdims, "sum", SumR{}, true);
+}
 Tensor prod(const Tensor& x) { return reduce_all(x, "prod", ProdR{}, true); }
 Tensor prod(const Tensor& x, int axis, bool keepdims) {
   return reduce_axis(x, axis, keepdims, "prod", ProdR{}, true);
 }
 Tensor max(const Tensor& x) { return reduce_all(x, "max", MaxR{}, false); }
-Tensor max(const Tensor& x, int axis, bool keepdims) { return reduce_axis(x, axis, keepdims, "max", MaxR{}, false); }
+Tensor max(const Tensor& x, int axis, bool keepdims) {
+  return reduce_axis(x, axis, keepdims, "max", MaxR{}, false);
+}
 Tensor min(const Tensor& x) { return reduce_all(x, "min", MinR{}, false); }
-Tensor min(const Tensor& x, int axis, bool keepdims) { return reduce_axis(x, axis, keepdims, "min", MinR{}, false); }
+Tensor min(const Tensor& x, int axis, bool keepdims) {
+  return reduce_axis(x, axis, keepdims, "min", MinR{}, false);
+}
 
 // The mean of no elements is NaN (0 / 0), as in NumPy.
 Tensor mean(const Tensor& x) {

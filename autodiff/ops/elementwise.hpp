@@ -15,9 +15,13 @@ namespace jetgrad::rules {
 
 struct NegOp {  // y = -x;  x̄ = -g;  y_k = -x_k
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return -e.x(); }
+  static X eval(const EvalArgsT<X>& e) {
+    return -e.x();
+  }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = -a.g; }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = -a.g;
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
     each_coefficient(t, 0, ys, [](const Tensor& xk) { return -xk; });
   }
@@ -25,17 +29,25 @@ struct NegOp {  // y = -x;  x̄ = -g;  y_k = -x_k
 
 struct ExpOp {  // y = exp x;  x̄ = g y;  y_k = (1/k) Σ_{j=1..k} j x_j y_{k-j}
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return exp(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return exp(e.x());
+  }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = a.g * a.out; }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = a.g * a.out;
+  }
   static void taylor(const TaylorArgs& t, Series& ys) { ys = exp_series(t, t.x(), t.y0()); }
 };
 
 struct LogOp {  // y = log x;  x̄ = g / x;  y_k = (x_k - (1/k) Σ_{j=1..k-1} j y_j x_{k-j}) / x_0
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return log(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return log(e.x());
+  }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = a.g / a.x(); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = a.g / a.x();
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const SeriesView& x = t.x();
     const SeriesView y{t.out, &ys};
@@ -50,9 +62,13 @@ struct LogOp {  // y = log x;  x̄ = g / x;  y_k = (x_k - (1/k) Σ_{j=1..k-1} j 
 
 struct SinOp {  // y = sin x;  x̄ = g cos x;  (s, c)_k by the paired recurrence s' = c x', c' = -s x'
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return sin(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return sin(e.x());
+  }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = a.g * cos(a.x()); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = a.g * cos(a.x());
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
     Series cs;
     trig_pair_series(t, t.x(), t.y0(), cos(t.x()[0]), -1.0, ys, cs);
@@ -61,9 +77,13 @@ struct SinOp {  // y = sin x;  x̄ = g cos x;  (s, c)_k by the paired recurrence
 
 struct CosOp {  // y = cos x;  x̄ = -g sin x;  the same paired recurrence
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return cos(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return cos(e.x());
+  }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = -(a.g * sin(a.x())); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = -(a.g * sin(a.x()));
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
     Series ss;
     trig_pair_series(t, t.x(), sin(t.x()[0]), t.y0(), -1.0, ss, ys);
@@ -72,31 +92,45 @@ struct CosOp {  // y = cos x;  x̄ = -g sin x;  the same paired recurrence
 
 struct TanOp {  // y = tan x;  x̄ = g (1 + y²);  y' = w x' with w = 1 + y²
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return tan(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return tan(e.x());
+  }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = a.g * (a.out * a.out + 1.0); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = a.g * (a.out * a.out + 1.0);
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const Tensor& y0 = t.y0();
-    ys = ode_series(t, t.x(), y0, y0 * y0 + 1.0, [](const SeriesView& y, int k) { return cauchy(y, y, k, 0, k); });
+    ys = ode_series(t, t.x(), y0, y0 * y0 + 1.0,
+                    [](const SeriesView& y, int k) { return cauchy(y, y, k, 0, k); });
   }
 };
 
 struct TanhOp {  // y = tanh x;  x̄ = g (1 - y²);  y' = w x' with w = 1 - y²
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return tanh(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return tanh(e.x());
+  }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = a.g * (1.0 - a.out * a.out); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = a.g * (1.0 - a.out * a.out);
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const Tensor& y0 = t.y0();
-    ys = ode_series(t, t.x(), y0, 1.0 - y0 * y0, [](const SeriesView& y, int k) { return -cauchy(y, y, k, 0, k); });
+    ys = ode_series(t, t.x(), y0, 1.0 - y0 * y0,
+                    [](const SeriesView& y, int k) { return -cauchy(y, y, k, 0, k); });
   }
 };
 
 struct SinhOp {  // y = sinh x;  x̄ = g cosh x;  s' = c x', c' = s x'
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return sinh(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return sinh(e.x());
+  }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = a.g * cosh(a.x()); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = a.g * cosh(a.x());
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
     Series cs;
     trig_pair_series(t, t.x(), t.y0(), cosh(t.x()[0]), 1.0, ys, cs);
@@ -105,9 +139,13 @@ struct SinhOp {  // y = sinh x;  x̄ = g cosh x;  s' = c x', c' = s x'
 
 struct CoshOp {  // y = cosh x;  x̄ = g sinh x
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return cosh(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return cosh(e.x());
+  }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = a.g * sinh(a.x()); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = a.g * sinh(a.x());
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
     Series ss;
     trig_pair_series(t, t.x(), sinh(t.x()[0]), t.y0(), 1.0, ss, ys);
@@ -118,9 +156,13 @@ struct CoshOp {  // y = cosh x;  x̄ = g sinh x
 // y² = x gives y_k = (x_k - Σ_{j=1..k-1} y_j y_{k-j}) / (2 y_0)
 struct SqrtOp {
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return sqrt(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return sqrt(e.x());
+  }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = a.g / (2.0 * a.out); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = a.g / (2.0 * a.out);
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const SeriesView& x = t.x();
     const SeriesView y{t.out, &ys};
@@ -137,7 +179,9 @@ struct SqrtOp {
 // otherwise x y' = p y x' gives y_k = (1/(k x_0)) Σ_{j=0..k-1} (p (k-j) - j) x_{k-j} y_j
 struct PowScalarOp {
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return pow(e.x(), e.at().scalar); }
+  static X eval(const EvalArgsT<X>& e) {
+    return pow(e.x(), e.at().scalar);
+  }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     const double p = a.at().scalar;
@@ -179,21 +223,30 @@ struct PowScalarOp {
 
 // y = σ(x) = 1 / (1 + e^-x);  x̄ = g y (1 - y);  y' = w x' with w = y - y²
 inline Series sigmoid_series(const TaylorArgs& t, const SeriesView& x, const Tensor& y0) {
-  return ode_series(t, x, y0, y0 - y0 * y0, [](const SeriesView& y, int k) { return y[k] - cauchy(y, y, k, 0, k); });
+  return ode_series(t, x, y0, y0 - y0 * y0,
+                    [](const SeriesView& y, int k) { return y[k] - cauchy(y, y, k, 0, k); });
 }
 struct SigmoidOp {
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return sigmoid(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return sigmoid(e.x());
+  }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = a.g * (a.out * (1.0 - a.out)); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = a.g * (a.out * (1.0 - a.out));
+  }
   static void taylor(const TaylorArgs& t, Series& ys) { ys = sigmoid_series(t, t.x(), t.y0()); }
 };
 
 struct SoftplusOp {  // y = log(1 + e^x);  x̄ = g σ(x);  y' = σ(x) x'
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return softplus(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return softplus(e.x());
+  }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = a.g * sigmoid(a.x()); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = a.g * sigmoid(a.x());
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const Tensor s0 = sigmoid(t.x()[0]);
     const Series ss = sigmoid_series(t, t.x(), s0);
@@ -204,7 +257,9 @@ struct SoftplusOp {  // y = log(1 + e^x);  x̄ = g σ(x);  y' = σ(x) x'
 
 struct ErfOp {  // y = erf x;  x̄ = g (2/√π) e^(-x²);  y' = (2/√π) e^u x' with u = -x²
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return erf(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return erf(e.x());
+  }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     gx[0] = a.g * (std::numbers::inv_sqrtpi * 2.0 * exp(-(a.x() * a.x())));
@@ -225,7 +280,9 @@ struct ErfOp {  // y = erf x;  x̄ = g (2/√π) e^(-x²);  y' = (2/√π) e^u x
 
 struct AbsOp {  // y = |x|;  x̄ = g sign(x), sign(0) = 0;  y_k = sign(x_0) x_k
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return abs(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return abs(e.x());
+  }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     const X zero = scalar_like(a.x(), 0.0);
@@ -239,7 +296,9 @@ struct AbsOp {  // y = |x|;  x̄ = g sign(x), sign(0) = 0;  y_k = sign(x_0) x_k
 
 struct ReluOp {  // y = max(x, 0);  x̄ = g [x > 0];  y_k = [x_0 > 0] x_k
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return relu(e.x()); }
+  static X eval(const EvalArgsT<X>& e) {
+    return relu(e.x());
+  }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     gx[0] = a.g * greater(a.x(), scalar_like(a.x(), 0.0));
@@ -257,16 +316,21 @@ inline void signed_sum_series(const TaylorArgs& t, double sign_b, Series& ys) {
   const SeriesView &a = t.x(0), &b = t.x(1);
   if (a.zero() && b.zero()) return;
   for (int k = 1; k <= t.K; ++k) {
-    if (b.zero()) ys.push_back(to_output(a[k], t.y0()));
-    else if (a.zero()) ys.push_back(to_output(sign_b == 1.0 ? b[k] : -b[k], t.y0()));
-    else ys.push_back(sign_b == 1.0 ? lift(a[k], t.y0().rank()) + lift(b[k], t.y0().rank())
-                                    : lift(a[k], t.y0().rank()) - lift(b[k], t.y0().rank()));
+    if (b.zero())
+      ys.push_back(to_output(a[k], t.y0()));
+    else if (a.zero())
+      ys.push_back(to_output(sign_b == 1.0 ? b[k] : -b[k], t.y0()));
+    else
+      ys.push_back(sign_b == 1.0 ? lift(a[k], t.y0().rank()) + lift(b[k], t.y0().rank())
+                                 : lift(a[k], t.y0().rank()) - lift(b[k], t.y0().rank()));
   }
 }
 
 struct AddOp {  // y = a + b;  ā = g, b̄ = g;  y_k = a_k + b_k
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return e.x(0) + e.x(1); }
+  static X eval(const EvalArgsT<X>& e) {
+    return e.x(0) + e.x(1);
+  }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     gx[0] = sum_to(a.g, a.x(0).shape());
@@ -277,7 +341,9 @@ struct AddOp {  // y = a + b;  ā = g, b̄ = g;  y_k = a_k + b_k
 
 struct SubOp {  // y = a - b;  ā = g, b̄ = -g;  y_k = a_k - b_k
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return e.x(0) - e.x(1); }
+  static X eval(const EvalArgsT<X>& e) {
+    return e.x(0) - e.x(1);
+  }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     gx[0] = sum_to(a.g, a.x(0).shape());
@@ -288,7 +354,9 @@ struct SubOp {  // y = a - b;  ā = g, b̄ = -g;  y_k = a_k - b_k
 
 struct MulOp {  // y = a b;  ā = g b, b̄ = g a;  y_k = Σ_{j=0..k} a_j b_{k-j}
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return e.x(0) * e.x(1); }
+  static X eval(const EvalArgsT<X>& e) {
+    return e.x(0) * e.x(1);
+  }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     gx[0] = sum_to(a.g * a.x(1), a.x(0).shape());
@@ -306,7 +374,9 @@ struct MulOp {  // y = a b;  ā = g b, b̄ = g a;  y_k = Σ_{j=0..k} a_j b_{k-j}
 // y = a / b;  ā = g / b, b̄ = -g y / b;  y_k = (a_k - Σ_{j=1..k} b_j y_{k-j}) / b_0
 struct DivOp {
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return e.x(0) / e.x(1); }
+  static X eval(const EvalArgsT<X>& e) {
+    return e.x(0) / e.x(1);
+  }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     const X ga = a.g / a.x(1);
@@ -324,8 +394,10 @@ struct DivOp {
       if (!b.view.zero()) {
         for (int j = 1; j <= k; ++j) {
           Tensor term = b.view[j] * y[k - j];
-          if (num) *num += -term;
-          else num = -term;
+          if (num)
+            *num += -term;
+          else
+            num = -term;
         }
       }
       ys.push_back(to_output(*num * inv_b0, t.y0()));
@@ -339,12 +411,18 @@ struct CompareOp {  // y = [a ∘ b] as 0/1; derivative zero everywhere it exist
   template <class X>
   static X eval(const EvalArgsT<X>& e) {
     switch (e.at().compare) {
-      case CompareKind::less: return less(e.x(0), e.x(1));
-      case CompareKind::less_equal: return less_equal(e.x(0), e.x(1));
-      case CompareKind::greater: return greater(e.x(0), e.x(1));
-      case CompareKind::greater_equal: return greater_equal(e.x(0), e.x(1));
-      case CompareKind::equal: return equal(e.x(0), e.x(1));
-      case CompareKind::not_equal: return not_equal(e.x(0), e.x(1));
+      case CompareKind::less:
+        return less(e.x(0), e.x(1));
+      case CompareKind::less_equal:
+        return less_equal(e.x(0), e.x(1));
+      case CompareKind::greater:
+        return greater(e.x(0), e.x(1));
+      case CompareKind::greater_equal:
+        return greater_equal(e.x(0), e.x(1));
+      case CompareKind::equal:
+        return equal(e.x(0), e.x(1));
+      case CompareKind::not_equal:
+        return not_equal(e.x(0), e.x(1));
     }
     throw Error("compare: unknown comparison");
   }
@@ -355,7 +433,9 @@ struct CompareOp {  // y = [a ∘ b] as 0/1; derivative zero everywhere it exist
 
 struct WhereOp {  // y = c ? a : b;  ā = c ? g : 0, b̄ = c ? 0 : g, c̄ = 0;  y_k = c ? a_k : b_k
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return where(e.x(0), e.x(1), e.x(2)); }
+  static X eval(const EvalArgsT<X>& e) {
+    return where(e.x(0), e.x(1), e.x(2));
+  }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     const X zero = scalar_like(a.g, 0.0);
@@ -379,7 +459,9 @@ struct WhereOp {  // y = c ? a : b;  ā = c ? g : 0, b̄ = c ? 0 : g, c̄ = 0;  
 
 struct StopGradientOp {  // y = x;  x̄ = 0;  zero series
   template <class X>
-  static X eval(const EvalArgsT<X>& e) { return e.x(); }
+  static X eval(const EvalArgsT<X>& e) {
+    return e.x();
+  }
   template <class X>
   static void vjp(const VjpArgs<X>&, Cotangents<X>&) {}
   static void taylor(const TaylorArgs&, Series&) {}

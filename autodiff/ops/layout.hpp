@@ -17,9 +17,12 @@ inline std::span<const std::size_t> indices_of(const Attrs& at) { return *at.ind
 struct ReshapeOp {  // y = reshape(x, s);  x̄ = reshape(g, shape x)
   static Tensor eval(const EvalArgs& e) { return reshape(e.x(), e.at().shape); }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = reshape(a.g, a.x().shape()); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = reshape(a.g, a.x().shape());
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
-    each_coefficient(t, 0, ys, [&](const Tensor& xk) { return reshape(xk, batched(xk.shape()[0], t.at().shape)); });
+    each_coefficient(t, 0, ys,
+                     [&](const Tensor& xk) { return reshape(xk, batched(xk.shape()[0], t.at().shape)); });
   }
 };
 
@@ -29,13 +32,15 @@ struct TransposeOp {  // y = permute(x, p);  x̄ = permute(g, p⁻¹)
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     const int r = a.x().rank();
     std::array<int, Shape::max_rank> inverse{};
-    for (int i = 0; i < r; ++i) inverse[static_cast<std::size_t>(a.at().perm[static_cast<std::size_t>(i)])] = i;
+    for (int i = 0; i < r; ++i)
+      inverse[static_cast<std::size_t>(a.at().perm[static_cast<std::size_t>(i)])] = i;
     gx[0] = transpose(a.g, std::span<const int>(inverse.data(), static_cast<std::size_t>(r)));
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const int r = t.x()[0].rank();
     std::array<int, Shape::max_rank> perm{};  // the direction axis stays first
-    for (int i = 0; i < r; ++i) perm[static_cast<std::size_t>(i + 1)] = t.at().perm[static_cast<std::size_t>(i)] + 1;
+    for (int i = 0; i < r; ++i)
+      perm[static_cast<std::size_t>(i + 1)] = t.at().perm[static_cast<std::size_t>(i)] + 1;
     each_coefficient(t, 0, ys, [&](const Tensor& xk) {
       return transpose(xk, std::span<const int>(perm.data(), static_cast<std::size_t>(r + 1)));
     });
@@ -45,7 +50,9 @@ struct TransposeOp {  // y = permute(x, p);  x̄ = permute(g, p⁻¹)
 struct BroadcastToOp {  // y = broadcast(x, s);  x̄ = sum_to(g, shape x)
   static Tensor eval(const EvalArgs& e) { return broadcast_to(e.x(), e.at().shape); }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = sum_to(a.g, a.x().shape()); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = sum_to(a.g, a.x().shape());
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
     each_coefficient(t, 0, ys, [&](const Tensor& xk) { return to_output(xk, t.y0()); });
   }
@@ -54,7 +61,9 @@ struct BroadcastToOp {  // y = broadcast(x, s);  x̄ = sum_to(g, shape x)
 struct SumToOp {  // y = sum_to(x, s);  x̄ = broadcast(g, shape x)
   static Tensor eval(const EvalArgs& e) { return sum_to(e.x(), e.at().shape); }
   template <class X>
-  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) { gx[0] = broadcast_to(a.g, a.x().shape()); }
+  static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    gx[0] = broadcast_to(a.g, a.x().shape());
+  }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const Shape& target = t.at().shape;
     const int extra = t.x()[0].rank() - target.rank();
@@ -80,7 +89,8 @@ struct SliceOp {  // y = x[start:stop:step] along axis;  x̄ = unslice(g)
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const Attrs& at = t.at();
-    each_coefficient(t, 0, ys, [&](const Tensor& xk) { return slice(xk, at.axis, at.start, at.stop, at.step); });
+    each_coefficient(t, 0, ys,
+                     [&](const Tensor& xk) { return slice(xk, at.axis, at.start, at.stop, at.step); });
   }
 };
 

@@ -54,11 +54,11 @@ struct CustomOp {
       series[static_cast<std::size_t>(i)] = t.x(i).zero() ? nullptr : t.x(i).series;
     }
     const auto n = static_cast<std::size_t>(t.num_inputs);
-    ys = rule.taylor(CustomInputs<Tensor>(values.data(), n), std::span<const Series* const>(series.data(), n), t.y0(),
-                     t.K);
+    ys = rule.taylor(CustomInputs<Tensor>(values.data(), n), std::span<const Series* const>(series.data(), n),
+                     t.y0(), t.K);
     if (ys.size() != static_cast<std::size_t>(t.K)) {
-      throw Error(std::string("custom op '") + rule.name() + "': taylor returned " + std::to_string(ys.size()) +
-                  " coefficients, expected K = " + std::to_string(t.K));
+      throw Error(std::string("custom op '") + rule.name() + "': taylor returned " +
+                  std::to_string(ys.size()) + " coefficients, expected K = " + std::to_string(t.K));
     }
   }
 };

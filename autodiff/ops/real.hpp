@@ -52,7 +52,7 @@ inline Real erf(Real x) { return {std::erf(x.v)}; }
 inline Real reciprocal(Real x) { return {1.0 / x.v}; }
 inline Real pow(Real x, double p) { return {std::pow(x.v, p)}; }
 inline Real relu(Real x) { return {x.v < 0 ? 0.0 : x.v}; }  // NaN propagates, as the kernel does
-inline Real sigmoid(Real x) {  // exp(-|x|) never overflows
+inline Real sigmoid(Real x) {                               // exp(-|x|) never overflows
   const double e = std::exp(-std::abs(x.v)), r = 1.0 / (1.0 + e);
   return {x.v >= 0 ? r : e * r};
 }

@@ -9,7 +9,8 @@ namespace jetgrad::rules {
 // The same reduction applied to a batched coefficient [D] + shape(x): over every axis but D, or
 // along the (negative, hence unchanged) axis.
 inline Tensor reduce_coefficient(const Tensor& ck, const Attrs& at) {
-  if (at.axis == Attrs::all_axes) return sum(reshape(ck, Shape{ck.shape()[0], ck.numel() / ck.shape()[0]}), 1);
+  if (at.axis == Attrs::all_axes)
+    return sum(reshape(ck, Shape{ck.shape()[0], ck.numel() / ck.shape()[0]}), 1);
   return sum(ck, at.axis, at.keepdims);
 }
 
@@ -46,15 +47,16 @@ struct MaxOp {
     const Shape& s = a.x().shape();
     const Shape keep = keepdims_shape(s, a.at());
     const X mask = equal(a.x(), broadcast_to(reshape(a.out, keep), s));
-    const X count = a.at().axis == Attrs::all_axes ? reshape(sum(mask), keep)
-                                                   : sum(mask, a.at().axis, /*keepdims=*/true);
+    const X count =
+        a.at().axis == Attrs::all_axes ? reshape(sum(mask), keep) : sum(mask, a.at().axis, /*keepdims=*/true);
     gx[0] = mask * broadcast_to(reshape(a.g, keep) / count, s);
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const Tensor& x0 = t.x()[0];
     const Shape keep = keepdims_shape(x0.shape(), t.at());
     const Tensor mask = equal(x0, broadcast_to(reshape(t.y0(), keep), x0.shape()));
-    const Tensor count = reshape(t.at().axis == Attrs::all_axes ? sum(mask) : sum(mask, t.at().axis, true), keep);
+    const Tensor count =
+        reshape(t.at().axis == Attrs::all_axes ? sum(mask) : sum(mask, t.at().axis, true), keep);
     const Tensor weight = mask / broadcast_to(count, x0.shape());
     each_coefficient(t, 0, ys, [&](const Tensor& xk) { return reduce_coefficient(weight * xk, t.at()); });
   }

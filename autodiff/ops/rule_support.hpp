@@ -34,7 +34,7 @@ using EvalArgs = EvalArgsT<Tensor>;
 
 template <class X>
 struct VjpArgs {
-  const X& g;    // the output's cotangent
+  const X& g;  // the output's cotangent
   std::array<const X*, Node::max_inputs> in{};
   const X& out;  // the output's value
   const Attrs* attrs = nullptr;

@@ -19,7 +19,9 @@ struct SeriesView {
   const Series* series = nullptr;  // nullptr or empty: zero series
 
   bool zero() const { return series == nullptr || series->empty(); }
-  const Tensor& operator[](int k) const { return k == 0 ? *value : (*series)[static_cast<std::size_t>(k - 1)]; }
+  const Tensor& operator[](int k) const {
+    return k == 0 ? *value : (*series)[static_cast<std::size_t>(k - 1)];
+  }
 };
 
 struct TaylorArgs {

@@ -35,9 +35,9 @@ Tensor eval_op(Op op, const EvalArgs& args) {
 template <class X>
 void vjp_op(Op op, const VjpArgs<X>& args, Cotangents<X>& cotangents) {
   switch (op) {
-#define JETGRAD_OP_VJP(name, arity)                         \
-  case Op::name:                                            \
-    name##Op::template vjp<X>(args, cotangents);            \
+#define JETGRAD_OP_VJP(name, arity)              \
+  case Op::name:                                 \
+    name##Op::template vjp<X>(args, cotangents); \
     return;
     JETGRAD_PRIMITIVES(JETGRAD_OP_VJP)
 #undef JETGRAD_OP_VJP
@@ -58,7 +58,9 @@ void taylor_op(Op op, const TaylorArgs& args, Series& out) {
 }
 
 template <class Rule>
-concept ScalarLaneRule = requires(const EvalArgsT<Real>& a) { Rule::template eval<Real>(a); };
+concept ScalarLaneRule = requires(const EvalArgsT<Real>& a) {
+  Rule::template eval<Real>(a);
+};
 
 bool in_scalar_lane(Op op) {
   switch (op) {
@@ -73,14 +75,18 @@ bool in_scalar_lane(Op op) {
 
 template <class Rule>
 Real eval_scalar_rule(const EvalArgsT<Real>& args) {
-  if constexpr (ScalarLaneRule<Rule>) return Rule::template eval<Real>(args);
-  else throw Error("internal: this op is not in the scalar lane");
+  if constexpr (ScalarLaneRule<Rule>)
+    return Rule::template eval<Real>(args);
+  else
+    throw Error("internal: this op is not in the scalar lane");
 }
 
 template <class Rule>
 void vjp_scalar_rule(const VjpArgs<Real>& args, Cotangents<Real>& cotangents) {
-  if constexpr (ScalarLaneRule<Rule>) Rule::template vjp<Real>(args, cotangents);
-  else throw Error("internal: this op is not in the scalar lane");
+  if constexpr (ScalarLaneRule<Rule>)
+    Rule::template vjp<Real>(args, cotangents);
+  else
+    throw Error("internal: this op is not in the scalar lane");
 }
 
 Real eval_scalar(Op op, const EvalArgsT<Real>& args) {
@@ -96,9 +102,9 @@ Real eval_scalar(Op op, const EvalArgsT<Real>& args) {
 
 void vjp_scalar(Op op, const VjpArgs<Real>& args, Cotangents<Real>& cotangents) {
   switch (op) {
-#define JETGRAD_OP_VJP_SCALAR(name, arity)             \
-  case Op::name:                                       \
-    vjp_scalar_rule<name##Op>(args, cotangents);       \
+#define JETGRAD_OP_VJP_SCALAR(name, arity)       \
+  case Op::name:                                 \
+    vjp_scalar_rule<name##Op>(args, cotangents); \
     return;
     JETGRAD_PRIMITIVES(JETGRAD_OP_VJP_SCALAR)
 #undef JETGRAD_OP_VJP_SCALAR
@@ -111,12 +117,15 @@ template void vjp_op<Var>(Op, const VjpArgs<Var>&, Cotangents<Var>&);
 
 bool op_is_differentiable(Op op) {
   switch (op) {
-    case Op::Input: return true;
+    case Op::Input:
+      return true;
     case Op::Constant:
     case Op::Compare:
     case Op::StopGradient:
-    case Op::Branch: return false;
-    default: return true;
+    case Op::Branch:
+      return false;
+    default:
+      return true;
   }
 }
 

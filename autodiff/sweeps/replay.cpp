@@ -45,15 +45,17 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
     args.num_inputs = n.num_inputs;
     args.attrs = attrs_of(n);
     for (int k = 0; k < n.num_inputs; ++k)
-      args.in[static_cast<std::size_t>(k)] = &nodes_[static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)])].value;
+      args.in[static_cast<std::size_t>(k)] =
+          &nodes_[static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)])].value;
     n.value = rules::eval_op(n.op, args);
     if (n.op == Op::Branch) {
       const bool taken = n.value.item() != 0.0;
       if (taken != args.attrs->branch_taken) {
-        throw TapeError("replay: the branch recorded at entry #" + std::to_string(i) + " (on entry #" +
-                        std::to_string(n.inputs[0]) + ") was " + (args.attrs->branch_taken ? "true" : "false") +
-                        " when recorded and is " + (taken ? "true" : "false") +
-                        " at the new inputs; the recorded tape does not describe this point, record it again");
+        throw TapeError(
+            "replay: the branch recorded at entry #" + std::to_string(i) + " (on entry #" +
+            std::to_string(n.inputs[0]) + ") was " + (args.attrs->branch_taken ? "true" : "false") +
+            " when recorded and is " + (taken ? "true" : "false") +
+            " at the new inputs; the recorded tape does not describe this point, record it again");
       }
     }
     if (detect_anomaly_) {

@@ -26,9 +26,9 @@ struct Sweep;
 void check_cotangent_finite(const Tape& tape, std::size_t entry, std::int32_t input, double value,
                             std::size_t element) {
   if (std::isfinite(value)) return;
-  throw Error("anomaly: the reverse rule of entry #" + std::to_string(entry) + " (" + op_name(tape.node(entry).op) +
-              ") produced " + std::to_string(value) + " at element " + std::to_string(element) +
-              " of the cotangent of entry #" + std::to_string(input));
+  throw Error("anomaly: the reverse rule of entry #" + std::to_string(entry) + " (" +
+              op_name(tape.node(entry).op) + ") produced " + std::to_string(value) + " at element " +
+              std::to_string(element) + " of the cotangent of entry #" + std::to_string(input));
 }
 void check_cotangent_finite(const Tape& tape, std::size_t entry, std::int32_t input, const Tensor& g) {
   for (std::size_t e = 0; e < g.numel(); ++e) check_cotangent_finite(tape, entry, input, g.at(e), e);
@@ -93,7 +93,8 @@ struct Sweep<Tensor> {
     const Tensor& g = slot[i] == in_scalar ? real_g : tensors[static_cast<std::size_t>(slot[i])];
     rules::VjpArgs<Tensor> args{g, {}, n.value, tape.attrs_of(n)};
     for (int k = 0; k < n.num_inputs; ++k)
-      args.in[static_cast<std::size_t>(k)] = &tape.node(static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)])).value;
+      args.in[static_cast<std::size_t>(k)] =
+          &tape.node(static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)])).value;
     rules::Cotangents<Tensor> gin;
     rules::vjp_op(n.op, args, gin);
     for (int k = 0; k < n.num_inputs; ++k) {
@@ -138,8 +139,10 @@ struct Sweep<Var> {
   void release(std::size_t i) { adjoint[i].reset(); }
   void accumulate(std::int32_t i, Var&& g) {
     auto& slot = adjoint[static_cast<std::size_t>(i)];
-    if (slot) slot = *slot + g;
-    else slot = std::move(g);
+    if (slot)
+      slot = *slot + g;
+    else
+      slot = std::move(g);
   }
   void step(std::size_t i) {
     const Node& n = tape.node(i);
@@ -148,7 +151,8 @@ struct Sweep<Var> {
     const Var g = *adjoint[i];
     rules::VjpArgs<Var> args{g, {}, handles[i], tape.attrs_of(n)};
     for (int k = 0; k < num_inputs; ++k)
-      args.in[static_cast<std::size_t>(k)] = &handles[static_cast<std::size_t>(inputs[static_cast<std::size_t>(k)])];
+      args.in[static_cast<std::size_t>(k)] =
+          &handles[static_cast<std::size_t>(inputs[static_cast<std::size_t>(k)])];
     rules::Cotangents<Var> gin;
     rules::vjp_op(n.op, args, gin);
     for (int k = 0; k < num_inputs; ++k) {
@@ -239,7 +243,8 @@ std::vector<Var> Tape::vjp_vars(std::span<const Var> outputs, std::span<const Va
   const std::size_t n = nodes_.size();
   Sweep<Var> sweep{*this, std::vector<std::optional<Var>>(n), {}};
   sweep.handles.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) sweep.handles.push_back(Var(this, static_cast<std::int32_t>(i), generation_));
+  for (std::size_t i = 0; i < n; ++i)
+    sweep.handles.push_back(Var(this, static_cast<std::int32_t>(i), generation_));
   std::int32_t highest = -1;
   for (std::size_t k = 0; k < outputs.size(); ++k) {
     check_var(outputs[k], "vjp");

@@ -16,8 +16,8 @@ std::vector<std::vector<Tensor>> Tape::taylor(std::span<const Var> outputs, std:
   check_thread("taylor");
   if (K < 1) throw ValueError("taylor: the degree K must be at least 1, got " + std::to_string(K));
   if (wrt.size() != directions.size()) {
-    throw ValueError("taylor: " + std::to_string(wrt.size()) + " variables but " + std::to_string(directions.size()) +
-                     " directions");
+    throw ValueError("taylor: " + std::to_string(wrt.size()) + " variables but " +
+                     std::to_string(directions.size()) + " directions");
   }
   if (wrt.empty()) throw ValueError("taylor: needs at least one variable to seed");
   const std::size_t D = directions[0].rank() > 0 ? directions[0].shape()[0] : 0;
@@ -29,13 +29,15 @@ std::vector<std::vector<Tensor>> Tape::taylor(std::span<const Var> outputs, std:
     const Tensor& x = wrt[i].value();
     const Shape expected = rules::batched(D, x.shape());
     if (!(directions[i].shape() == expected)) {
-      throw ShapeError("taylor: direction " + std::to_string(i) + " has shape " + directions[i].shape().str() +
+      throw ShapeError("taylor: direction " + std::to_string(i) + " has shape " +
+                       directions[i].shape().str() +
                        ", expected [D] + the variable's shape = " + expected.str());
     }
     check_same_dtype(x, directions[i], "taylor");
     rules::Series& s = series[static_cast<std::size_t>(wrt[i].index())];
     if (!s.empty()) {
-      throw ValueError("taylor: variable " + std::to_string(i) + " (entry #" + std::to_string(wrt[i].index()) +
+      throw ValueError("taylor: variable " + std::to_string(i) + " (entry #" +
+                       std::to_string(wrt[i].index()) +
                        ") is already seeded by an earlier variable; give each variable one direction");
     }
     s.push_back(directions[i]);
@@ -51,7 +53,8 @@ std::vector<std::vector<Tensor>> Tape::taylor(std::span<const Var> outputs, std:
   std::vector<std::int32_t> last_use(n, -1);
   for (std::int32_t i = 0; i <= last; ++i) {
     const Node& node = nodes_[static_cast<std::size_t>(i)];
-    for (int k = 0; k < node.num_inputs; ++k) last_use[static_cast<std::size_t>(node.inputs[static_cast<std::size_t>(k)])] = i;
+    for (int k = 0; k < node.num_inputs; ++k)
+      last_use[static_cast<std::size_t>(node.inputs[static_cast<std::size_t>(k)])] = i;
   }
   for (const Var& y : outputs) last_use[static_cast<std::size_t>(y.index())] = static_cast<std::int32_t>(n);
 
@@ -88,7 +91,8 @@ std::vector<std::vector<Tensor>> Tape::taylor(std::span<const Var> outputs, std:
     c.push_back(y.value());
     rules::Series& s = series[static_cast<std::size_t>(y.index())];
     for (int k = 1; k <= K; ++k) {
-      c.push_back(s.empty() ? Tensor(y.dtype(), rules::batched(D, y.shape())) : s[static_cast<std::size_t>(k - 1)]);
+      c.push_back(s.empty() ? Tensor(y.dtype(), rules::batched(D, y.shape()))
+                            : s[static_cast<std::size_t>(k - 1)]);
     }
     result.push_back(std::move(c));
   }

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstddef>
 
-#include "autodiff/tensor.hpp"
 #include "../reference/conv_reference.hpp"
+#include "autodiff/tensor.hpp"
 #include "gradcheck_support.hpp"
 
 namespace convref {
@@ -24,7 +24,8 @@ inline Shape shape_of(const conv_ref::Pattern& p) {
 // value[i] = scale sin(freq i + phase), as the generator script makes it.
 inline Tensor make(const conv_ref::Pattern& p) {
   Tensor t(DType::f64, shape_of(p));
-  for (std::size_t i = 0; i < t.numel(); ++i) t.set(i, p.scale * std::sin(p.freq * static_cast<double>(i) + p.phase));
+  for (std::size_t i = 0; i < t.numel(); ++i)
+    t.set(i, p.scale * std::sin(p.freq * static_cast<double>(i) + p.phase));
   return t;
 }
 

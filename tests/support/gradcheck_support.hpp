@@ -27,7 +27,8 @@ using jetgrad::Shape;
 using jetgrad::Tensor;
 
 // Uniform values in [lo, hi) from a seeded std::mt19937_64.
-inline Tensor random_tensor(const Shape& shape, double lo, double hi, std::uint64_t seed, DType dtype = DType::f64) {
+inline Tensor random_tensor(const Shape& shape, double lo, double hi, std::uint64_t seed,
+                            DType dtype = DType::f64) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(lo, hi);
   Tensor t(dtype, shape);
@@ -50,8 +51,10 @@ inline Tensor distinct_tensor(const Shape& shape, double lo, double hi, std::uin
   return t;
 }
 
-// Central differences of a scalar function of one tensor (evaluated in double): (f(x+h e_i) - f(x-h e_i)) / 2h.
-inline Tensor central_difference(const std::function<double(const Tensor&)>& f, const Tensor& x, double h = 1e-6) {
+// Central differences of a scalar function of one tensor (evaluated in double): (f(x+h e_i) - f(x-h e_i)) /
+// 2h.
+inline Tensor central_difference(const std::function<double(const Tensor&)>& f, const Tensor& x,
+                                 double h = 1e-6) {
   Tensor g(DType::f64, x.shape());
   for (std::size_t i = 0; i < x.numel(); ++i) {
     Tensor plus = x.to(DType::f64), minus = x.to(DType::f64);
@@ -63,8 +66,8 @@ inline Tensor central_difference(const std::function<double(const Tensor&)>& f, 
 }
 
 // Central differences of a tensor-valued function: (F(x+h v) - F(x-h v)) / 2h.
-inline Tensor directional_difference(const std::function<Tensor(const Tensor&)>& F, const Tensor& x, const Tensor& v,
-                                     double h) {
+inline Tensor directional_difference(const std::function<Tensor(const Tensor&)>& F, const Tensor& x,
+                                     const Tensor& v, double h) {
   Tensor plus = x.to(DType::f64), minus = x.to(DType::f64);
   for (std::size_t i = 0; i < x.numel(); ++i) {
     plus.set(i, x.at(i) + h * v.at(i));
@@ -93,7 +96,8 @@ inline std::string flat_to_index(std::size_t flat, const Shape& s) {
 // worst element (by how far it is outside its tolerance), both values and the shapes.
 class AllCloseMatcher : public Catch::MatcherBase<Tensor> {
  public:
-  AllCloseMatcher(Tensor expected, double rtol, double atol) : expected_(std::move(expected)), rtol_(rtol), atol_(atol) {}
+  AllCloseMatcher(Tensor expected, double rtol, double atol)
+      : expected_(std::move(expected)), rtol_(rtol), atol_(atol) {}
 
   bool match(const Tensor& actual) const override {
     std::ostringstream os;
@@ -164,7 +168,8 @@ inline void require_gradcheck(const jetgrad::MultiFn& f, const std::vector<Tenso
 }
 inline void require_gradcheck(const jetgrad::UnaryFn& f, const Tensor& input,
                               const jetgrad::GradcheckOptions& options = tight_options()) {
-  require_gradcheck([&](const std::vector<jetgrad::Var>& xs) { return f(xs[0]); }, std::vector<Tensor>{input}, options);
+  require_gradcheck([&](const std::vector<jetgrad::Var>& xs) { return f(xs[0]); }, std::vector<Tensor>{input},
+                    options);
 }
 
 }  // namespace gc

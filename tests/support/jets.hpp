@@ -9,14 +9,14 @@
 //    optional central difference of f along v, which uses no derivative rule at all.
 #pragma once
 
-#include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstddef>
 #include <functional>
 #include <numbers>
 #include <random>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/autodiff.hpp"
 
@@ -143,7 +143,9 @@ inline Jet erf(const Jet& a) {
   std::vector<L> H(static_cast<std::size_t>(K) + 1);
   H[0] = 1.0L;
   if (K >= 1) H[1] = 2.0L * x;
-  for (int n = 1; n + 1 <= K; ++n) H[static_cast<std::size_t>(n + 1)] = 2.0L * x * H[static_cast<std::size_t>(n)] - 2.0L * n * H[static_cast<std::size_t>(n - 1)];
+  for (int n = 1; n + 1 <= K; ++n)
+    H[static_cast<std::size_t>(n + 1)] =
+        2.0L * x * H[static_cast<std::size_t>(n)] - 2.0L * n * H[static_cast<std::size_t>(n - 1)];
   const L scale = 2.0L / std::sqrt(std::numbers::pi_v<L>) * std::exp(-x * x);
   return compose(a, derivs(K, [&](int m) {
                    if (m == 0) return std::erf(x);
@@ -240,7 +242,8 @@ inline std::vector<Tensor> taylor_multi(const VarFn& f, const std::vector<Tensor
 inline void check_against_nested_reverse(const VarFn& f, const std::vector<Tensor>& xs, int K, unsigned seed,
                                          double tol = 1e-11) {
   std::vector<Tensor> vs;
-  for (std::size_t i = 0; i < xs.size(); ++i) vs.push_back(random(xs[i].shape(), -1.0, 1.0, seed + 17 * static_cast<unsigned>(i)));
+  for (std::size_t i = 0; i < xs.size(); ++i)
+    vs.push_back(random(xs[i].shape(), -1.0, 1.0, seed + 17 * static_cast<unsigned>(i)));
   const std::vector<Tensor> c = taylor_multi(f, xs, vs, K);
   const Tensor w = random(c[0].shape(), -1.0, 1.0, seed + 101);
   const std::vector<double> ref = nested_reverse(f, xs, vs, w, K);
@@ -265,7 +268,8 @@ inline void check_jvp_vjp(const VarFn& f, const std::vector<Tensor>& xs, unsigne
   std::vector<Tensor> dirs;
   for (std::size_t i = 0; i < xs.size(); ++i) {
     vars.push_back(tape.variable(xs[i]));
-    dirs.push_back(random(with_lead(D, xs[i].shape()), -1.0, 1.0, seed + 31 * static_cast<unsigned>(i), xs[i].dtype()));
+    dirs.push_back(
+        random(with_lead(D, xs[i].shape()), -1.0, 1.0, seed + 31 * static_cast<unsigned>(i), xs[i].dtype()));
   }
   const Var y = f(vars);
   const Var outs[] = {y};
@@ -292,7 +296,8 @@ inline void check_jvp_vjp(const VarFn& f, const std::vector<Tensor>& xs, unsigne
       auto at = [&](double s) {
         Tape t2;
         std::vector<Var> shifted;
-        for (std::size_t i = 0; i < xs.size(); ++i) shifted.push_back(t2.variable(xs[i] + s * row(dirs[i], d)));
+        for (std::size_t i = 0; i < xs.size(); ++i)
+          shifted.push_back(t2.variable(xs[i] + s * row(dirs[i], d)));
         return f(shifted).value();
       };
       const Tensor numeric = (at(h) - at(-h)) * (1.0 / (2 * h));

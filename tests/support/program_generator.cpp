@@ -19,15 +19,17 @@ struct KindInfo {
 
 const KindInfo& info(Kind k) {
   static const KindInfo table[kind_count] = {
-      {"neg", 1, 2},       {"exp", 1, 3},        {"log", 1, 3},           {"sin", 1, 3},     {"cos", 1, 3},
-      {"tan", 1, 2},       {"tanh", 1, 3},       {"sinh", 1, 2},          {"cosh", 1, 2},    {"sqrt", 1, 3},
-      {"pow", 1, 3},       {"square", 1, 2},     {"reciprocal", 1, 2},    {"sigmoid", 1, 2}, {"softplus", 1, 2},
-      {"erf", 1, 2},       {"abs", 1, 2},        {"relu", 1, 2},          {"clamp", 1, 2},   {"add", 2, 4},
-      {"sub", 2, 3},       {"mul", 2, 5},        {"div", 2, 4},           {"pow", 2, 3},     {"maximum", 2, 2},
-      {"minimum", 2, 2},   {"where", 2, 3},      {"sum", 1, 4},           {"mean", 1, 2},    {"max", 1, 3},
-      {"min", 1, 2},       {"prod", 1, 2},       {"logsumexp", 1, 3},     {"softmax", 1, 2}, {"log_softmax", 1, 2},
-      {"matmul", 2, 5},    {"reshape", 1, 3},    {"transpose", 1, 3},     {"broadcast_to", 1, 2},
-      {"sum_to", 1, 2},    {"slice", 1, 3},      {"unslice", 1, 2},       {"concat", 2, 3},  {"gather", 1, 3},
+      {"neg", 1, 2},        {"exp", 1, 3},       {"log", 1, 3},          {"sin", 1, 3},
+      {"cos", 1, 3},        {"tan", 1, 2},       {"tanh", 1, 3},         {"sinh", 1, 2},
+      {"cosh", 1, 2},       {"sqrt", 1, 3},      {"pow", 1, 3},          {"square", 1, 2},
+      {"reciprocal", 1, 2}, {"sigmoid", 1, 2},   {"softplus", 1, 2},     {"erf", 1, 2},
+      {"abs", 1, 2},        {"relu", 1, 2},      {"clamp", 1, 2},        {"add", 2, 4},
+      {"sub", 2, 3},        {"mul", 2, 5},       {"div", 2, 4},          {"pow", 2, 3},
+      {"maximum", 2, 2},    {"minimum", 2, 2},   {"where", 2, 3},        {"sum", 1, 4},
+      {"mean", 1, 2},       {"max", 1, 3},       {"min", 1, 2},          {"prod", 1, 2},
+      {"logsumexp", 1, 3},  {"softmax", 1, 2},   {"log_softmax", 1, 2},  {"matmul", 2, 5},
+      {"reshape", 1, 3},    {"transpose", 1, 3}, {"broadcast_to", 1, 2}, {"sum_to", 1, 2},
+      {"slice", 1, 3},      {"unslice", 1, 2},   {"concat", 2, 3},       {"gather", 1, 3},
       {"scatter_add", 1, 2}};
   return table[static_cast<int>(k)];
 }
@@ -93,21 +95,31 @@ double top_gap(const Tensor& x, bool all, int axis) {
 
 Var guarded(const Var& x, Guard g) {
   switch (g) {
-    case Guard::none: return x;
-    case Guard::square_plus_half: return x * x + 0.5;
-    case Guard::exp: return exp(x);
-    case Guard::sigmoid_plus_quarter: return sigmoid(x) + 0.25;
-    case Guard::tanh: return tanh(x);
+    case Guard::none:
+      return x;
+    case Guard::square_plus_half:
+      return x * x + 0.5;
+    case Guard::exp:
+      return exp(x);
+    case Guard::sigmoid_plus_quarter:
+      return sigmoid(x) + 0.25;
+    case Guard::tanh:
+      return tanh(x);
   }
   return x;
 }
 std::string guarded(const std::string& x, Guard g) {
   switch (g) {
-    case Guard::none: return x;
-    case Guard::square_plus_half: return "(" + x + " * " + x + " + 0.5)";
-    case Guard::exp: return "exp(" + x + ")";
-    case Guard::sigmoid_plus_quarter: return "(sigmoid(" + x + ") + 0.25)";
-    case Guard::tanh: return "tanh(" + x + ")";
+    case Guard::none:
+      return x;
+    case Guard::square_plus_half:
+      return "(" + x + " * " + x + " + 0.5)";
+    case Guard::exp:
+      return "exp(" + x + ")";
+    case Guard::sigmoid_plus_quarter:
+      return "(sigmoid(" + x + ") + 0.25)";
+    case Guard::tanh:
+      return "tanh(" + x + ")";
   }
   return x;
 }
@@ -137,12 +149,18 @@ std::string indices_cpp(const std::vector<std::size_t>& v) {
 std::string compare_fn(CompareKind c) { return compare_name(c); }
 Var compare_var(const Var& a, const Var& b, CompareKind c) {
   switch (c) {
-    case CompareKind::less: return less(a, b);
-    case CompareKind::less_equal: return less_equal(a, b);
-    case CompareKind::greater: return greater(a, b);
-    case CompareKind::greater_equal: return greater_equal(a, b);
-    case CompareKind::equal: return equal(a, b);
-    case CompareKind::not_equal: return not_equal(a, b);
+    case CompareKind::less:
+      return less(a, b);
+    case CompareKind::less_equal:
+      return less_equal(a, b);
+    case CompareKind::greater:
+      return greater(a, b);
+    case CompareKind::greater_equal:
+      return greater_equal(a, b);
+    case CompareKind::equal:
+      return equal(a, b);
+    case CompareKind::not_equal:
+      return not_equal(a, b);
   }
   return less(a, b);
 }
@@ -150,35 +168,51 @@ Var compare_var(const Var& a, const Var& b, CompareKind c) {
 // Applies a binary elementwise kind to two Vars (constants already lifted).
 Var binary(Kind k, const Var& a, const Var& b, const Step& s) {
   switch (k) {
-    case Kind::Add: return a + b;
-    case Kind::Sub: return a - b;
-    case Kind::Mul: return a * b;
-    case Kind::Div: return a / b;
-    case Kind::Pow: return pow(a, b);
-    case Kind::Maximum: return maximum(a, b);
-    case Kind::Minimum: return minimum(a, b);
+    case Kind::Add:
+      return a + b;
+    case Kind::Sub:
+      return a - b;
+    case Kind::Mul:
+      return a * b;
+    case Kind::Div:
+      return a / b;
+    case Kind::Pow:
+      return pow(a, b);
+    case Kind::Maximum:
+      return maximum(a, b);
+    case Kind::Minimum:
+      return minimum(a, b);
     case Kind::Where: {
       const Var c = compare_var(a, b, s.compare);
       return s.swap ? where(c, b, a) : where(c, a, b);
     }
-    default: throw ValueError("binary: not a binary kind");
+    default:
+      throw ValueError("binary: not a binary kind");
   }
 }
 // The same in C++ text.
 std::string binary(Kind k, const std::string& a, const std::string& b, const Step& s) {
   switch (k) {
-    case Kind::Add: return a + " + " + b;
-    case Kind::Sub: return a + " - " + b;
-    case Kind::Mul: return a + " * " + b;
-    case Kind::Div: return a + " / " + b;
-    case Kind::Pow: return "pow(" + a + ", " + b + ")";
-    case Kind::Maximum: return "maximum(" + a + ", " + b + ")";
-    case Kind::Minimum: return "minimum(" + a + ", " + b + ")";
+    case Kind::Add:
+      return a + " + " + b;
+    case Kind::Sub:
+      return a + " - " + b;
+    case Kind::Mul:
+      return a + " * " + b;
+    case Kind::Div:
+      return a + " / " + b;
+    case Kind::Pow:
+      return "pow(" + a + ", " + b + ")";
+    case Kind::Maximum:
+      return "maximum(" + a + ", " + b + ")";
+    case Kind::Minimum:
+      return "minimum(" + a + ", " + b + ")";
     case Kind::Where: {
       const std::string c = compare_fn(s.compare) + "(" + a + ", " + b + ")";
       return s.swap ? "where(" + c + ", " + b + ", " + a + ")" : "where(" + c + ", " + a + ", " + b + ")";
     }
-    default: return "?";
+    default:
+      return "?";
   }
 }
 
@@ -204,8 +238,10 @@ std::string shortest(double x) {
 void EvalStats::see(const Tensor& value) {
   for (std::size_t i = 0; i < value.numel(); ++i) {
     const double v = value.at(i);
-    if (!std::isfinite(v)) finite = false;
-    else max_abs = std::max(max_abs, std::abs(v));
+    if (!std::isfinite(v))
+      finite = false;
+    else
+      max_abs = std::max(max_abs, std::abs(v));
   }
 }
 
@@ -231,7 +267,8 @@ Tensor Program::weight(int j, const Shape& shape) {
 }
 
 Var Program::eval(const std::vector<Var>& xs, EvalStats* stats, std::vector<Var>* values) const {
-  if (xs.size() != inputs.size()) throw ValueError("eval: program has " + std::to_string(inputs.size()) + " inputs");
+  if (xs.size() != inputs.size())
+    throw ValueError("eval: program has " + std::to_string(inputs.size()) + " inputs");
   std::vector<Var> v(xs);
   // Guard outputs are values too (exp(x) can be large): seen by the stats, kept for scales.
   auto guard = [stats](const Var& x, Guard g) {
@@ -253,60 +290,124 @@ Var Program::eval(const std::vector<Var>& xs, EvalStats* stats, std::vector<Var>
       auto lhs = [&](const Var& x) { return guard_a ? guard(x, s.guard) : x; };
       auto rhs = [&](const Var& x) { return guard_b ? guard(x, s.guard) : x; };
       switch (s.form) {
-        case Form::var_var: r = binary(s.kind, lhs(a), rhs(v.at(static_cast<std::size_t>(s.b))), s); break;
+        case Form::var_var:
+          r = binary(s.kind, lhs(a), rhs(v.at(static_cast<std::size_t>(s.b))), s);
+          break;
         case Form::var_tensor: {
           const Var A = lhs(a);
           switch (s.kind) {  // through the Var-Tensor overloads
-            case Kind::Add: r = A + s.constant; break;
-            case Kind::Sub: r = A - s.constant; break;
-            case Kind::Mul: r = A * s.constant; break;
-            case Kind::Div: r = A / s.constant; break;
-            case Kind::Pow: r = pow(A, s.constant); break;
-            case Kind::Maximum: r = maximum(A, s.constant); break;
-            case Kind::Minimum: r = minimum(A, s.constant); break;
-            default: r = binary(s.kind, A, A.tape()->constant(s.constant), s); break;
+            case Kind::Add:
+              r = A + s.constant;
+              break;
+            case Kind::Sub:
+              r = A - s.constant;
+              break;
+            case Kind::Mul:
+              r = A * s.constant;
+              break;
+            case Kind::Div:
+              r = A / s.constant;
+              break;
+            case Kind::Pow:
+              r = pow(A, s.constant);
+              break;
+            case Kind::Maximum:
+              r = maximum(A, s.constant);
+              break;
+            case Kind::Minimum:
+              r = minimum(A, s.constant);
+              break;
+            default:
+              r = binary(s.kind, A, A.tape()->constant(s.constant), s);
+              break;
           }
           break;
         }
         case Form::tensor_var: {
           const Var B = rhs(a);
           switch (s.kind) {
-            case Kind::Add: r = s.constant + B; break;
-            case Kind::Sub: r = s.constant - B; break;
-            case Kind::Mul: r = s.constant * B; break;
-            case Kind::Div: r = s.constant / B; break;
-            case Kind::Pow: r = pow(s.constant, B); break;
-            case Kind::Maximum: r = maximum(s.constant, B); break;
-            case Kind::Minimum: r = minimum(s.constant, B); break;
-            default: r = binary(s.kind, B.tape()->constant(s.constant), B, s); break;
+            case Kind::Add:
+              r = s.constant + B;
+              break;
+            case Kind::Sub:
+              r = s.constant - B;
+              break;
+            case Kind::Mul:
+              r = s.constant * B;
+              break;
+            case Kind::Div:
+              r = s.constant / B;
+              break;
+            case Kind::Pow:
+              r = pow(s.constant, B);
+              break;
+            case Kind::Maximum:
+              r = maximum(s.constant, B);
+              break;
+            case Kind::Minimum:
+              r = minimum(s.constant, B);
+              break;
+            default:
+              r = binary(s.kind, B.tape()->constant(s.constant), B, s);
+              break;
           }
           break;
         }
         case Form::var_scalar: {
           const Var A = lhs(a);
           switch (s.kind) {
-            case Kind::Add: r = A + s.scalar; break;
-            case Kind::Sub: r = A - s.scalar; break;
-            case Kind::Mul: r = A * s.scalar; break;
-            case Kind::Div: r = A / s.scalar; break;
-            case Kind::Maximum: r = maximum(A, s.scalar); break;
-            case Kind::Minimum: r = minimum(A, s.scalar); break;
-            case Kind::Where: r = where(compare_var(A, A.tape()->constant(Tensor(s.scalar)), s.compare), A, s.scalar); break;
-            default: throw ValueError("var_scalar form not generated for " + std::string(kind_name(s.kind)));
+            case Kind::Add:
+              r = A + s.scalar;
+              break;
+            case Kind::Sub:
+              r = A - s.scalar;
+              break;
+            case Kind::Mul:
+              r = A * s.scalar;
+              break;
+            case Kind::Div:
+              r = A / s.scalar;
+              break;
+            case Kind::Maximum:
+              r = maximum(A, s.scalar);
+              break;
+            case Kind::Minimum:
+              r = minimum(A, s.scalar);
+              break;
+            case Kind::Where:
+              r = where(compare_var(A, A.tape()->constant(Tensor(s.scalar)), s.compare), A, s.scalar);
+              break;
+            default:
+              throw ValueError("var_scalar form not generated for " + std::string(kind_name(s.kind)));
           }
           break;
         }
         case Form::scalar_var: {
           const Var B = rhs(a);
           switch (s.kind) {
-            case Kind::Add: r = s.scalar + B; break;
-            case Kind::Sub: r = s.scalar - B; break;
-            case Kind::Mul: r = s.scalar * B; break;
-            case Kind::Div: r = s.scalar / B; break;
-            case Kind::Pow: r = pow(s.scalar, B); break;
-            case Kind::Maximum: r = maximum(s.scalar, B); break;
-            case Kind::Minimum: r = minimum(s.scalar, B); break;
-            default: throw ValueError("scalar_var form not generated for " + std::string(kind_name(s.kind)));
+            case Kind::Add:
+              r = s.scalar + B;
+              break;
+            case Kind::Sub:
+              r = s.scalar - B;
+              break;
+            case Kind::Mul:
+              r = s.scalar * B;
+              break;
+            case Kind::Div:
+              r = s.scalar / B;
+              break;
+            case Kind::Pow:
+              r = pow(s.scalar, B);
+              break;
+            case Kind::Maximum:
+              r = maximum(s.scalar, B);
+              break;
+            case Kind::Minimum:
+              r = minimum(s.scalar, B);
+              break;
+            default:
+              throw ValueError("scalar_var form not generated for " + std::string(kind_name(s.kind)));
           }
           break;
         }
@@ -314,31 +415,69 @@ Var Program::eval(const std::vector<Var>& xs, EvalStats* stats, std::vector<Var>
       if (stats && (s.kind == Kind::Maximum || s.kind == Kind::Minimum || s.kind == Kind::Where)) {
         Tensor lhs_value = a.value(), rhs_value;
         switch (s.form) {
-          case Form::var_var: rhs_value = v.at(static_cast<std::size_t>(s.b)).value(); break;
+          case Form::var_var:
+            rhs_value = v.at(static_cast<std::size_t>(s.b)).value();
+            break;
           case Form::var_tensor:
-          case Form::tensor_var: rhs_value = s.constant; break;
-          default: rhs_value = Tensor(s.scalar); break;
+          case Form::tensor_var:
+            rhs_value = s.constant;
+            break;
+          default:
+            rhs_value = Tensor(s.scalar);
+            break;
         }
         stats->kink(min_abs(lhs_value - rhs_value));
       }
     } else {
       switch (s.kind) {
-        case Kind::Neg: r = -a; break;
-        case Kind::Exp: r = exp(a); break;
-        case Kind::Log: r = log(guard(a, s.guard)); break;
-        case Kind::Sin: r = sin(a); break;
-        case Kind::Cos: r = cos(a); break;
-        case Kind::Tan: r = tan(guard(a, s.guard)); break;
-        case Kind::Tanh: r = tanh(a); break;
-        case Kind::Sinh: r = sinh(a); break;
-        case Kind::Cosh: r = cosh(a); break;
-        case Kind::Sqrt: r = sqrt(guard(a, s.guard)); break;
-        case Kind::PowScalar: r = pow(guard(a, s.guard), s.scalar); break;
-        case Kind::Square: r = square(a); break;
-        case Kind::Reciprocal: r = reciprocal(guard(a, s.guard)); break;
-        case Kind::Sigmoid: r = sigmoid(a); break;
-        case Kind::Softplus: r = softplus(a); break;
-        case Kind::Erf: r = erf(a); break;
+        case Kind::Neg:
+          r = -a;
+          break;
+        case Kind::Exp:
+          r = exp(a);
+          break;
+        case Kind::Log:
+          r = log(guard(a, s.guard));
+          break;
+        case Kind::Sin:
+          r = sin(a);
+          break;
+        case Kind::Cos:
+          r = cos(a);
+          break;
+        case Kind::Tan:
+          r = tan(guard(a, s.guard));
+          break;
+        case Kind::Tanh:
+          r = tanh(a);
+          break;
+        case Kind::Sinh:
+          r = sinh(a);
+          break;
+        case Kind::Cosh:
+          r = cosh(a);
+          break;
+        case Kind::Sqrt:
+          r = sqrt(guard(a, s.guard));
+          break;
+        case Kind::PowScalar:
+          r = pow(guard(a, s.guard), s.scalar);
+          break;
+        case Kind::Square:
+          r = square(a);
+          break;
+        case Kind::Reciprocal:
+          r = reciprocal(guard(a, s.guard));
+          break;
+        case Kind::Sigmoid:
+          r = sigmoid(a);
+          break;
+        case Kind::Softplus:
+          r = softplus(a);
+          break;
+        case Kind::Erf:
+          r = erf(a);
+          break;
         case Kind::Abs:
           r = abs(a);
           if (stats) stats->kink(min_abs(a.value()));
@@ -351,8 +490,12 @@ Var Program::eval(const std::vector<Var>& xs, EvalStats* stats, std::vector<Var>
           r = clamp(a, s.scalar, s.scalar2);
           if (stats) stats->kink(std::min(min_abs(a.value() - s.scalar), min_abs(a.value() - s.scalar2)));
           break;
-        case Kind::Sum: r = s.all ? sum(a) : sum(a, s.axis, s.keepdims); break;
-        case Kind::Mean: r = s.all ? mean(a) : mean(a, s.axis, s.keepdims); break;
+        case Kind::Sum:
+          r = s.all ? sum(a) : sum(a, s.axis, s.keepdims);
+          break;
+        case Kind::Mean:
+          r = s.all ? mean(a) : mean(a, s.axis, s.keepdims);
+          break;
         case Kind::Max:
           r = s.all ? max(a) : max(a, s.axis, s.keepdims);
           if (stats) stats->kink(top_gap(a.value(), s.all, s.axis));
@@ -361,25 +504,55 @@ Var Program::eval(const std::vector<Var>& xs, EvalStats* stats, std::vector<Var>
           r = s.all ? min(a) : min(a, s.axis, s.keepdims);
           if (stats) stats->kink(top_gap(-a.value(), s.all, s.axis));
           break;
-        case Kind::Prod: r = s.all ? prod(a) : prod(a, s.axis, s.keepdims); break;
-        case Kind::LogSumExp: r = s.all ? logsumexp(a) : logsumexp(a, s.axis, s.keepdims); break;
-        case Kind::Softmax: r = softmax(a, s.axis); break;
-        case Kind::LogSoftmax: r = log_softmax(a, s.axis); break;
-        case Kind::MatMul:
-          if (s.form == Form::var_var) r = matmul(a, v.at(static_cast<std::size_t>(s.b)));
-          else if (s.form == Form::var_tensor) r = matmul(a, s.constant);
-          else r = matmul(s.constant, a);
+        case Kind::Prod:
+          r = s.all ? prod(a) : prod(a, s.axis, s.keepdims);
           break;
-        case Kind::Reshape: r = reshape(a, s.shape); break;
-        case Kind::Transpose: r = s.perm.empty() ? transpose(a) : transpose(a, std::span<const int>(s.perm)); break;
-        case Kind::BroadcastTo: r = broadcast_to(a, s.shape); break;
-        case Kind::SumTo: r = sum_to(a, s.shape); break;
-        case Kind::Slice: r = slice(a, s.axis, s.start, s.stop, s.stride); break;
-        case Kind::Unslice: r = unslice(a, s.shape, s.axis, s.start, s.stop, s.stride); break;
-        case Kind::Concat: r = concat({a, v.at(static_cast<std::size_t>(s.b))}, s.axis); break;
-        case Kind::Gather: r = gather(a, s.indices, s.axis); break;
-        case Kind::ScatterAdd: r = scatter_add(a, s.indices, s.axis, s.shape); break;
-        default: throw ValueError("eval: unknown kind");
+        case Kind::LogSumExp:
+          r = s.all ? logsumexp(a) : logsumexp(a, s.axis, s.keepdims);
+          break;
+        case Kind::Softmax:
+          r = softmax(a, s.axis);
+          break;
+        case Kind::LogSoftmax:
+          r = log_softmax(a, s.axis);
+          break;
+        case Kind::MatMul:
+          if (s.form == Form::var_var)
+            r = matmul(a, v.at(static_cast<std::size_t>(s.b)));
+          else if (s.form == Form::var_tensor)
+            r = matmul(a, s.constant);
+          else
+            r = matmul(s.constant, a);
+          break;
+        case Kind::Reshape:
+          r = reshape(a, s.shape);
+          break;
+        case Kind::Transpose:
+          r = s.perm.empty() ? transpose(a) : transpose(a, std::span<const int>(s.perm));
+          break;
+        case Kind::BroadcastTo:
+          r = broadcast_to(a, s.shape);
+          break;
+        case Kind::SumTo:
+          r = sum_to(a, s.shape);
+          break;
+        case Kind::Slice:
+          r = slice(a, s.axis, s.start, s.stop, s.stride);
+          break;
+        case Kind::Unslice:
+          r = unslice(a, s.shape, s.axis, s.start, s.stop, s.stride);
+          break;
+        case Kind::Concat:
+          r = concat({a, v.at(static_cast<std::size_t>(s.b))}, s.axis);
+          break;
+        case Kind::Gather:
+          r = gather(a, s.indices, s.axis);
+          break;
+        case Kind::ScatterAdd:
+          r = scatter_add(a, s.indices, s.axis, s.shape);
+          break;
+        default:
+          throw ValueError("eval: unknown kind");
       }
     }
     if (stats) stats->see(r.value());
@@ -419,44 +592,74 @@ std::string Program::to_cpp() const {
       auto lhs = [&](const std::string& x) { return guard_a ? guarded(x, s.guard) : x; };
       auto rhs = [&](const std::string& x) { return guard_b ? guarded(x, s.guard) : x; };
       switch (s.form) {
-        case Form::var_var: e = binary(s.kind, lhs(a), rhs(value_name(*this, s.b)), s); break;
+        case Form::var_var:
+          e = binary(s.kind, lhs(a), rhs(value_name(*this, s.b)), s);
+          break;
         case Form::var_tensor:
-          e = s.kind == Kind::Where ? binary(s.kind, lhs(a), "tape.constant(" + tensor_cpp(s.constant) + ")", s)
-                                    : binary(s.kind, lhs(a), tensor_cpp(s.constant), s);
+          e = s.kind == Kind::Where
+                  ? binary(s.kind, lhs(a), "tape.constant(" + tensor_cpp(s.constant) + ")", s)
+                  : binary(s.kind, lhs(a), tensor_cpp(s.constant), s);
           break;
         case Form::tensor_var:
-          e = s.kind == Kind::Where ? binary(s.kind, "tape.constant(" + tensor_cpp(s.constant) + ")", rhs(a), s)
-                                    : binary(s.kind, tensor_cpp(s.constant), rhs(a), s);
+          e = s.kind == Kind::Where
+                  ? binary(s.kind, "tape.constant(" + tensor_cpp(s.constant) + ")", rhs(a), s)
+                  : binary(s.kind, tensor_cpp(s.constant), rhs(a), s);
           break;
         case Form::var_scalar:
-          e = s.kind == Kind::Where ? "where(" + compare_fn(s.compare) + "(" + lhs(a) + ", tape.constant(Tensor(" +
-                                          shortest(s.scalar) + "))), " + lhs(a) + ", " + shortest(s.scalar) + ")"
-                                    : binary(s.kind, lhs(a), shortest(s.scalar), s);
+          e = s.kind == Kind::Where
+                  ? "where(" + compare_fn(s.compare) + "(" + lhs(a) + ", tape.constant(Tensor(" +
+                        shortest(s.scalar) + "))), " + lhs(a) + ", " + shortest(s.scalar) + ")"
+                  : binary(s.kind, lhs(a), shortest(s.scalar), s);
           break;
-        case Form::scalar_var: e = binary(s.kind, shortest(s.scalar), rhs(a), s); break;
+        case Form::scalar_var:
+          e = binary(s.kind, shortest(s.scalar), rhs(a), s);
+          break;
       }
     } else {
       const std::string ax = std::to_string(s.axis), kd = s.keepdims ? "true" : "false";
       auto reduction = [&](const char* fn) {
-        return s.all ? std::string(fn) + "(" + a + ")" : std::string(fn) + "(" + a + ", " + ax + ", " + kd + ")";
+        return s.all ? std::string(fn) + "(" + a + ")"
+                     : std::string(fn) + "(" + a + ", " + ax + ", " + kd + ")";
       };
       switch (s.kind) {
-        case Kind::Neg: e = "-" + a; break;
-        case Kind::Log: case Kind::Tan: case Kind::Sqrt: case Kind::Reciprocal:
+        case Kind::Neg:
+          e = "-" + a;
+          break;
+        case Kind::Log:
+        case Kind::Tan:
+        case Kind::Sqrt:
+        case Kind::Reciprocal:
           e = std::string(kind_name(s.kind)) + "(" + guarded(a, s.guard) + ")";
           break;
-        case Kind::PowScalar: e = "pow(" + guarded(a, s.guard) + ", " + shortest(s.scalar) + ")"; break;
-        case Kind::Clamp: e = "clamp(" + a + ", " + shortest(s.scalar) + ", " + shortest(s.scalar2) + ")"; break;
-        case Kind::Sum: case Kind::Mean: case Kind::Max: case Kind::Min: case Kind::Prod: case Kind::LogSumExp:
+        case Kind::PowScalar:
+          e = "pow(" + guarded(a, s.guard) + ", " + shortest(s.scalar) + ")";
+          break;
+        case Kind::Clamp:
+          e = "clamp(" + a + ", " + shortest(s.scalar) + ", " + shortest(s.scalar2) + ")";
+          break;
+        case Kind::Sum:
+        case Kind::Mean:
+        case Kind::Max:
+        case Kind::Min:
+        case Kind::Prod:
+        case Kind::LogSumExp:
           e = reduction(kind_name(s.kind));
           break;
-        case Kind::Softmax: case Kind::LogSoftmax: e = std::string(kind_name(s.kind)) + "(" + a + ", " + ax + ")"; break;
-        case Kind::MatMul:
-          if (s.form == Form::var_var) e = "matmul(" + a + ", " + value_name(*this, s.b) + ")";
-          else if (s.form == Form::var_tensor) e = "matmul(" + a + ", " + tensor_cpp(s.constant) + ")";
-          else e = "matmul(" + tensor_cpp(s.constant) + ", " + a + ")";
+        case Kind::Softmax:
+        case Kind::LogSoftmax:
+          e = std::string(kind_name(s.kind)) + "(" + a + ", " + ax + ")";
           break;
-        case Kind::Reshape: e = "reshape(" + a + ", " + shape_cpp(s.shape) + ")"; break;
+        case Kind::MatMul:
+          if (s.form == Form::var_var)
+            e = "matmul(" + a + ", " + value_name(*this, s.b) + ")";
+          else if (s.form == Form::var_tensor)
+            e = "matmul(" + a + ", " + tensor_cpp(s.constant) + ")";
+          else
+            e = "matmul(" + tensor_cpp(s.constant) + ", " + a + ")";
+          break;
+        case Kind::Reshape:
+          e = "reshape(" + a + ", " + shape_cpp(s.shape) + ")";
+          break;
         case Kind::Transpose:
           if (s.perm.empty()) {
             e = "transpose(" + a + ")";
@@ -466,22 +669,33 @@ std::string Program::to_cpp() const {
             e += "})";
           }
           break;
-        case Kind::BroadcastTo: e = "broadcast_to(" + a + ", " + shape_cpp(s.shape) + ")"; break;
-        case Kind::SumTo: e = "sum_to(" + a + ", " + shape_cpp(s.shape) + ")"; break;
+        case Kind::BroadcastTo:
+          e = "broadcast_to(" + a + ", " + shape_cpp(s.shape) + ")";
+          break;
+        case Kind::SumTo:
+          e = "sum_to(" + a + ", " + shape_cpp(s.shape) + ")";
+          break;
         case Kind::Slice:
-          e = "slice(" + a + ", " + ax + ", " + std::to_string(s.start) + ", " + std::to_string(s.stop) + ", " +
-              std::to_string(s.stride) + ")";
+          e = "slice(" + a + ", " + ax + ", " + std::to_string(s.start) + ", " + std::to_string(s.stop) +
+              ", " + std::to_string(s.stride) + ")";
           break;
         case Kind::Unslice:
           e = "unslice(" + a + ", " + shape_cpp(s.shape) + ", " + ax + ", " + std::to_string(s.start) + ", " +
               std::to_string(s.stop) + ", " + std::to_string(s.stride) + ")";
           break;
-        case Kind::Concat: e = "concat({" + a + ", " + value_name(*this, s.b) + "}, " + ax + ")"; break;
-        case Kind::Gather: e = "gather(" + a + ", " + indices_cpp(s.indices) + ", " + ax + ")"; break;
-        case Kind::ScatterAdd:
-          e = "scatter_add(" + a + ", " + indices_cpp(s.indices) + ", " + ax + ", " + shape_cpp(s.shape) + ")";
+        case Kind::Concat:
+          e = "concat({" + a + ", " + value_name(*this, s.b) + "}, " + ax + ")";
           break;
-        default: e = std::string(kind_name(s.kind)) + "(" + a + ")"; break;
+        case Kind::Gather:
+          e = "gather(" + a + ", " + indices_cpp(s.indices) + ", " + ax + ")";
+          break;
+        case Kind::ScatterAdd:
+          e = "scatter_add(" + a + ", " + indices_cpp(s.indices) + ", " + ax + ", " + shape_cpp(s.shape) +
+              ")";
+          break;
+        default:
+          e = std::string(kind_name(s.kind)) + "(" + a + ")";
+          break;
       }
     }
     os << "const Var v" << j << " = " << e << ";\n";
@@ -542,7 +756,9 @@ bool broadcastable(const Shape& a, const Shape& b) {
 // A shape a broadcasts with: some dims set to 1, maybe leading dims dropped.
 Shape thinned(const Shape& s, Generator& gen) {
   Shape out;
-  const int drop = s.rank() > 0 && gen.below(4) == 0 ? static_cast<int>(gen.below(static_cast<std::uint64_t>(s.rank()) + 1)) : 0;
+  const int drop = s.rank() > 0 && gen.below(4) == 0
+                       ? static_cast<int>(gen.below(static_cast<std::uint64_t>(s.rank()) + 1))
+                       : 0;
   for (int i = drop; i < s.rank(); ++i) out.push_back(gen.below(3) == 0 ? 1 : s[i]);
   return out;
 }
@@ -577,8 +793,14 @@ bool fill_step(Step& s, const std::vector<Shape>& shapes, Generator& gen, const 
   const std::size_t n = sa.numel();
   std::vector<int> candidates;  // values b for a Var-Var form
   switch (s.kind) {
-    case Kind::Log: case Kind::Sqrt: case Kind::Reciprocal: s.guard = random_positive_guard(gen); return true;
-    case Kind::Tan: s.guard = Guard::tanh; return true;
+    case Kind::Log:
+    case Kind::Sqrt:
+    case Kind::Reciprocal:
+      s.guard = random_positive_guard(gen);
+      return true;
+    case Kind::Tan:
+      s.guard = Guard::tanh;
+      return true;
     case Kind::PowScalar: {
       const double ps[] = {2.0, 3.0, 0.5, 1.5, -0.5, 2.5, -1.0};
       s.scalar = ps[gen.below(7)];
@@ -589,17 +811,28 @@ bool fill_step(Step& s, const std::vector<Shape>& shapes, Generator& gen, const 
       s.scalar = round_to(gen.uniform(-1.0, 0.2), 0.01);
       s.scalar2 = round_to(s.scalar + gen.uniform(0.3, 1.5), 0.01);
       return true;
-    case Kind::Add: case Kind::Sub: case Kind::Mul: case Kind::Div: case Kind::Pow: case Kind::Maximum:
-    case Kind::Minimum: case Kind::Where: {
+    case Kind::Add:
+    case Kind::Sub:
+    case Kind::Mul:
+    case Kind::Div:
+    case Kind::Pow:
+    case Kind::Maximum:
+    case Kind::Minimum:
+    case Kind::Where: {
       for (int j = 0; j < static_cast<int>(shapes.size()); ++j) {
         if (broadcastable(sa, shapes[static_cast<std::size_t>(j)]) &&
             broadcast_shapes(sa, shapes[static_cast<std::size_t>(j)]).numel() <= o.max_value_numel)
           candidates.push_back(j);
       }
       const std::uint64_t f = gen.below(10);
-      s.form = f < 5 ? Form::var_var : f < 7 ? Form::var_tensor : f < 8 ? Form::tensor_var : f < 9 ? Form::var_scalar : Form::scalar_var;
+      s.form = f < 5   ? Form::var_var
+               : f < 7 ? Form::var_tensor
+               : f < 8 ? Form::tensor_var
+               : f < 9 ? Form::var_scalar
+                       : Form::scalar_var;
       if (s.kind == Kind::Where) {
-        const CompareKind c[] = {CompareKind::less, CompareKind::less_equal, CompareKind::greater, CompareKind::greater_equal};
+        const CompareKind c[] = {CompareKind::less, CompareKind::less_equal, CompareKind::greater,
+                                 CompareKind::greater_equal};
         s.compare = c[gen.below(4)];
         s.swap = gen.below(2) == 0;
         if (s.form == Form::tensor_var || s.form == Form::scalar_var) s.form = Form::var_tensor;
@@ -609,25 +842,36 @@ bool fill_step(Step& s, const std::vector<Shape>& shapes, Generator& gen, const 
         s.b = candidates[gen.below(candidates.size())];  // a itself always fits
       } else if (s.form == Form::var_tensor || s.form == Form::tensor_var) {
         s.constant = random_values(thinned(sa, gen), -1.5, 1.5, gen);
-        if ((s.kind == Kind::Div && s.form == Form::var_tensor)) s.constant = random_signed(s.constant.shape(), 0.5, 1.5, gen);
-        if (s.kind == Kind::Pow && s.form == Form::tensor_var) s.constant = random_values(s.constant.shape(), 0.3, 2.0, gen);
+        if ((s.kind == Kind::Div && s.form == Form::var_tensor))
+          s.constant = random_signed(s.constant.shape(), 0.5, 1.5, gen);
+        if (s.kind == Kind::Pow && s.form == Form::tensor_var)
+          s.constant = random_values(s.constant.shape(), 0.3, 2.0, gen);
       } else {
         s.scalar = round_to(gen.uniform(-1.5, 1.5), 0.01);
-        if (s.kind == Kind::Div && s.form == Form::var_scalar) s.scalar = std::abs(s.scalar) < 0.5 ? 1.25 : s.scalar;
+        if (s.kind == Kind::Div && s.form == Form::var_scalar)
+          s.scalar = std::abs(s.scalar) < 0.5 ? 1.25 : s.scalar;
         if (s.kind == Kind::Pow) s.scalar = round_to(gen.uniform(0.3, 2.0), 0.01);
       }
-      if (s.kind == Kind::Div && s.form != Form::var_tensor && s.form != Form::var_scalar) s.guard = random_positive_guard(gen);
-      if (s.kind == Kind::Pow && s.form != Form::tensor_var && s.form != Form::scalar_var) s.guard = random_positive_guard(gen);
+      if (s.kind == Kind::Div && s.form != Form::var_tensor && s.form != Form::var_scalar)
+        s.guard = random_positive_guard(gen);
+      if (s.kind == Kind::Pow && s.form != Form::tensor_var && s.form != Form::scalar_var)
+        s.guard = random_positive_guard(gen);
       return true;
     }
-    case Kind::Sum: case Kind::Mean: case Kind::Max: case Kind::Min: case Kind::Prod: case Kind::LogSumExp:
+    case Kind::Sum:
+    case Kind::Mean:
+    case Kind::Max:
+    case Kind::Min:
+    case Kind::Prod:
+    case Kind::LogSumExp:
       s.all = r == 0 || gen.below(3) == 0;
       if (!s.all) {
         s.axis = random_axis(r, gen);
         s.keepdims = gen.below(2) == 0;
       }
       return true;
-    case Kind::Softmax: case Kind::LogSoftmax:
+    case Kind::Softmax:
+    case Kind::LogSoftmax:
       if (r == 0) return false;
       s.axis = random_axis(r, gen);
       return true;
@@ -649,7 +893,8 @@ bool fill_step(Step& s, const std::vector<Shape>& shapes, Generator& gen, const 
       } else {
         s.form = Form::tensor_var;  // C @ a: a's second-to-last axis is contracted
         const std::size_t m = 1 + gen.below(3);
-        s.constant = random_values(gen.below(4) == 0 ? Shape{sa[r - 2]} : Shape{m, sa[r - 2]}, -1.0, 1.0, gen);
+        s.constant =
+            random_values(gen.below(4) == 0 ? Shape{sa[r - 2]} : Shape{m, sa[r - 2]}, -1.0, 1.0, gen);
       }
       return true;
     }
@@ -662,7 +907,8 @@ bool fill_step(Step& s, const std::vector<Shape>& shapes, Generator& gen, const 
       if (gen.below(3) == 0) return true;  // reverse the axes
       s.perm.resize(static_cast<std::size_t>(r));
       for (int i = 0; i < r; ++i) s.perm[static_cast<std::size_t>(i)] = i;
-      for (int i = r - 1; i > 0; --i) std::swap(s.perm[static_cast<std::size_t>(i)], s.perm[gen.below(static_cast<std::uint64_t>(i) + 1)]);
+      for (int i = r - 1; i > 0; --i)
+        std::swap(s.perm[static_cast<std::size_t>(i)], s.perm[gen.below(static_cast<std::uint64_t>(i) + 1)]);
       return true;
     }
     case Kind::BroadcastTo: {
@@ -730,7 +976,8 @@ bool fill_step(Step& s, const std::vector<Shape>& shapes, Generator& gen, const 
       s.shape[ax] = m;
       return true;
     }
-    default: return true;
+    default:
+      return true;
   }
 }
 
@@ -815,8 +1062,10 @@ std::vector<Program> shrink_candidates(const Program& p) {
     q.steps.erase(q.steps.begin() + k);
     for (Step& s : q.steps) {
       for (int* ref : {&s.a, &s.b}) {
-        if (*ref == removed) *ref = replacement;
-        else if (*ref > removed) --*ref;
+        if (*ref == removed)
+          *ref = replacement;
+        else if (*ref > removed)
+          --*ref;
       }
     }
     out.push_back(std::move(q));

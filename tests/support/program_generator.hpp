@@ -39,16 +39,55 @@ using jetgrad::Var;
 // The op table (see kind_info() in program_generator.cpp for names, arity and weights).
 enum class Kind : std::uint8_t {
   // unary elementwise
-  Neg, Exp, Log, Sin, Cos, Tan, Tanh, Sinh, Cosh, Sqrt, PowScalar, Square, Reciprocal, Sigmoid, Softplus, Erf,
-  Abs, Relu, Clamp,
+  Neg,
+  Exp,
+  Log,
+  Sin,
+  Cos,
+  Tan,
+  Tanh,
+  Sinh,
+  Cosh,
+  Sqrt,
+  PowScalar,
+  Square,
+  Reciprocal,
+  Sigmoid,
+  Softplus,
+  Erf,
+  Abs,
+  Relu,
+  Clamp,
   // binary elementwise (broadcasting)
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Where,
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Pow,
+  Maximum,
+  Minimum,
+  Where,
   // reductions
-  Sum, Mean, Max, Min, Prod, LogSumExp, Softmax, LogSoftmax,
+  Sum,
+  Mean,
+  Max,
+  Min,
+  Prod,
+  LogSumExp,
+  Softmax,
+  LogSoftmax,
   // linear algebra
   MatMul,
   // layout
-  Reshape, Transpose, BroadcastTo, SumTo, Slice, Unslice, Concat, Gather, ScatterAdd,
+  Reshape,
+  Transpose,
+  BroadcastTo,
+  SumTo,
+  Slice,
+  Unslice,
+  Concat,
+  Gather,
+  ScatterAdd,
   count_
 };
 constexpr int kind_count = static_cast<int>(Kind::count_);
@@ -69,11 +108,11 @@ struct Step {
   double scalar2 = 0.0;       // Clamp's hi
   jetgrad::CompareKind compare = jetgrad::CompareKind::less;  // Where: where(compare(a, b), a, b)
   bool swap = false;                                          // Where: where(compare(a, b), b, a)
-  bool all = false;           // reductions over every element
+  bool all = false;                                           // reductions over every element
   int axis = 0;
   bool keepdims = false;
-  Shape shape;                // Reshape / BroadcastTo / SumTo target, Unslice / ScatterAdd full shape
-  std::vector<int> perm;      // Transpose (empty: reverse the axes)
+  Shape shape;            // Reshape / BroadcastTo / SumTo target, Unslice / ScatterAdd full shape
+  std::vector<int> perm;  // Transpose (empty: reverse the axes)
   std::ptrdiff_t start = 0, stop = 0, stride = 1;  // Slice / Unslice
   std::vector<std::size_t> indices;                // Gather / ScatterAdd
 };

@@ -46,7 +46,8 @@ inline std::size_t ravel(const std::vector<std::size_t>& idx, const std::vector<
 }
 
 // NumPy broadcast of two dimension lists, written out independently of jetgrad::broadcast_shapes.
-inline std::vector<std::size_t> broadcast(const std::vector<std::size_t>& a, const std::vector<std::size_t>& b) {
+inline std::vector<std::size_t> broadcast(const std::vector<std::size_t>& a,
+                                          const std::vector<std::size_t>& b) {
   const std::size_t r = std::max(a.size(), b.size());
   std::vector<std::size_t> out(r);
   for (std::size_t i = 0; i < r; ++i) {
@@ -58,7 +59,8 @@ inline std::vector<std::size_t> broadcast(const std::vector<std::size_t>& a, con
   return out;
 }
 
-// Flat index into an operand of dims `d` for the output multi-index `out_idx` (right-aligned, extent-1 axes pinned to 0).
+// Flat index into an operand of dims `d` for the output multi-index `out_idx` (right-aligned, extent-1 axes
+// pinned to 0).
 inline std::size_t source_index(const std::vector<std::size_t>& out_idx, const std::vector<std::size_t>& d) {
   std::vector<std::size_t> idx(d.size());
   const std::size_t off = out_idx.size() - d.size();
@@ -66,9 +68,7 @@ inline std::size_t source_index(const std::vector<std::size_t>& out_idx, const s
   return ravel(idx, d);
 }
 
-inline Tensor make(const std::vector<std::size_t>& d, DType dt = DType::f64) {
-  return Tensor(dt, Shape(d));
-}
+inline Tensor make(const std::vector<std::size_t>& d, DType dt = DType::f64) { return Tensor(dt, Shape(d)); }
 
 // Uniform random values in [lo, hi), rounded to the dtype.
 inline Tensor random(const Shape& s, DType dt, double lo, double hi, unsigned seed = 1) {

@@ -56,8 +56,9 @@ struct TinyRun {
         // An exact HVP on a fresh tape: Taylor over a recorded gradient.
         const Tensor w = net->parameters()[0]->value;
         const Tensor x = b.x;
-        const Tensor hv = hvp([&](const Var& W) { return sum(tanh(matmul(tape_constant(W, x), transpose(W)))); }, w,
-                              Tensor::ones(w.shape()));
+        const Tensor hv =
+            hvp([&](const Var& W) { return sum(tanh(matmul(tape_constant(W, x), transpose(W)))); }, w,
+                Tensor::ones(w.shape()));
         curvatures.push_back(sum(hv * w).item());
         ++done;
       }
@@ -71,7 +72,8 @@ struct TinyRun {
 };
 
 inline bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 inline bool same_bits(const nn::NamedTensors& a, const nn::NamedTensors& b) {
@@ -82,7 +84,8 @@ inline bool same_bits(const nn::NamedTensors& a, const nn::NamedTensors& b) {
 }
 
 inline bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
 }
 
 }  // namespace jetgrad::test
