@@ -10,6 +10,7 @@
 #include "autodiff/custom.hpp"
 #include "autodiff/functional.hpp"
 #include "support/gradcheck_support.hpp"
+#include "support/messages.hpp"
 
 using namespace jetgrad;
 using Catch::Contains;
@@ -21,15 +22,7 @@ Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) {
   return gc::random_tensor(s, lo, hi, seed);
 }
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
-}
+using jetgrad::test::message_of;
 
 // The example of custom.hpp: y = x³, x̄ = 3 g x².
 struct Cube {

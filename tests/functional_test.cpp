@@ -11,6 +11,7 @@
 
 #include "autodiff/autodiff.hpp"
 #include "support/gradcheck_support.hpp"
+#include "support/messages.hpp"
 
 using namespace jetgrad;
 using Catch::Contains;
@@ -22,15 +23,7 @@ Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) {
   return gc::random_tensor(s, lo, hi, seed);
 }
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
-}
+using jetgrad::test::message_of;
 
 double factorial(int k) { return k <= 1 ? 1.0 : k * factorial(k - 1); }
 

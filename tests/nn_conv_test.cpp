@@ -13,6 +13,7 @@
 #include "nn/conv.hpp"
 #include "support/conv_reference_support.hpp"
 #include "support/gradcheck_support.hpp"
+#include "support/messages.hpp"
 
 using namespace jetgrad;
 using Catch::Matchers::Contains;
@@ -22,16 +23,7 @@ using gc::AllClose;
 
 namespace {
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("no exception thrown");
-  return {};
-}
+using jetgrad::test::message_of;
 
 struct ConvRef {
   const conv_ref::Pattern &x, &w, &b;

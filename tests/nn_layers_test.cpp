@@ -17,6 +17,7 @@
 #include "nn/linear.hpp"
 #include "nn/loss.hpp"
 #include "support/gradcheck_support.hpp"
+#include "support/messages.hpp"
 
 using namespace jetgrad;
 using Catch::Contains;
@@ -24,15 +25,7 @@ using gc::AllClose;
 
 namespace {
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using jetgrad::test::message_of;
 
 struct Activation {
   std::string name;

@@ -10,6 +10,7 @@
 #include "nn/activation.hpp"
 #include "nn/loss.hpp"
 #include "support/gradcheck_support.hpp"
+#include "support/messages.hpp"
 
 using namespace jetgrad;
 using Catch::Contains;
@@ -17,15 +18,7 @@ using gc::AllClose;
 
 namespace {
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using jetgrad::test::message_of;
 
 // The composed reference: -mean_n log_softmax(z)[n, t_n], picking elements one by one.
 Var composed_cross_entropy(const Var& logits, const std::vector<std::size_t>& labels) {

@@ -19,21 +19,14 @@
 #include "nn/dropout.hpp"
 #include "nn/linear.hpp"
 #include "nn/loss.hpp"
+#include "support/messages.hpp"
 
 using namespace jetgrad;
 using Catch::Contains;
 
 namespace {
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using jetgrad::test::message_of;
 
 std::shared_ptr<nn::Sequential> mlp(std::vector<std::size_t> sizes, Generator& gen,
                                     DType dtype = DType::f64) {

@@ -10,6 +10,7 @@
 #include "nn/norm.hpp"
 #include "support/conv_reference_support.hpp"
 #include "support/gradcheck_support.hpp"
+#include "support/messages.hpp"
 
 using namespace jetgrad;
 using Catch::Matchers::Contains;
@@ -19,16 +20,7 @@ using gc::AllClose;
 
 namespace {
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("no exception thrown");
-  return {};
-}
+using jetgrad::test::message_of;
 
 // Output and the gradients of sum(out * cot) w.r.t. input, weight and bias.
 struct Result {

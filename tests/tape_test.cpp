@@ -14,6 +14,7 @@
 
 #include "autodiff/functional.hpp"
 #include "support/gradcheck_support.hpp"
+#include "support/messages.hpp"
 
 using namespace jetgrad;
 using Catch::Contains;
@@ -25,16 +26,7 @@ Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) {
   return gc::random_tensor(s, lo, hi, seed);
 }
 
-// Message of the exception f throws (empty if none).
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
-}
+using jetgrad::test::message_of;
 
 // "#i", as error messages name entry i (built with a stream: GCC 12's -Wrestrict misfires on
 // "#" + std::to_string(i)).

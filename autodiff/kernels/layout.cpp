@@ -16,21 +16,8 @@ namespace {
 std::string num(std::ptrdiff_t v) { return std::to_string(v); }
 std::string num(std::size_t v) { return std::to_string(v); }
 
-struct Extents {
-  std::size_t outer = 1, n = 1, inner = 1;
-};
-Extents extents(const Shape& s, int ax) {
-  Extents e;
-  for (int i = 0; i < s.rank(); ++i) {
-    if (i < ax)
-      e.outer *= s[i];
-    else if (i == ax)
-      e.n = s[i];
-    else
-      e.inner *= s[i];
-  }
-  return e;
-}
+using detail::Extents;
+using detail::extents;
 
 // Copies `count` elements of `es` bytes. Single elements (slice, unslice and gather along the last
 // axis, e.g. a convolution's im2col) take a fixed-size copy the compiler inlines: a library memcpy

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "autodiff/kernels/simd.hpp"
+#include "autodiff/kernels/strided.hpp"
 #include "autodiff/tensor_ops.hpp"
 #pragma GCC diagnostic pop
 
@@ -116,22 +117,8 @@ void reduce_kernel(const T* x, T* out, std::size_t outer, std::size_t n, std::si
   }
 }
 
-struct Extents {
-  std::size_t outer = 1, n = 1, inner = 1;
-};
-
-Extents extents(const Shape& s, int ax) {
-  Extents e;
-  for (int i = 0; i < s.rank(); ++i) {
-    if (i < ax)
-      e.outer *= s[i];
-    else if (i == ax)
-      e.n = s[i];
-    else
-      e.inner *= s[i];
-  }
-  return e;
-}
+using detail::Extents;
+using detail::extents;
 
 [[noreturn]] void throw_empty(const char* name, const Shape& s, int ax) {
   if (ax < 0)

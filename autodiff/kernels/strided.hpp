@@ -10,6 +10,24 @@
 
 namespace jetgrad::detail {
 
+// A row-major shape seen as (outer, n, inner) around axis `ax`: the layout every kernel that works
+// along one axis (reductions, slice, gather, concat) iterates over.
+struct Extents {
+  std::size_t outer = 1, n = 1, inner = 1;
+};
+inline Extents extents(const Shape& s, int ax) {
+  Extents e;
+  for (int i = 0; i < s.rank(); ++i) {
+    if (i < ax)
+      e.outer *= s[i];
+    else if (i == ax)
+      e.n = s[i];
+    else
+      e.inner *= s[i];
+  }
+  return e;
+}
+
 template <std::size_t N>
 struct BroadcastPlan {
   int rank = 0;  // after merging; at least 1 unless the output is empty

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autodiff/autodiff.hpp"
+#include "messages.hpp"
 #include "nn/module.hpp"
 #include "optim/objective.hpp"
 
@@ -60,16 +61,6 @@ inline std::vector<double> values_of(const Tensor& t) {
 inline bool same_bits(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.dtype() == b.dtype() &&
          std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
-}
-
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 }  // namespace jetgrad::test
