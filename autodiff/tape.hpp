@@ -50,6 +50,7 @@ struct Attrs {
   std::ptrdiff_t start = 0, stop = 0, step = 1;  // Slice / Unslice
   Shape shape;                              // Reshape/BroadcastTo/SumTo target, Unslice/ScatterAdd full shape
   std::array<int, Shape::max_rank> perm{};  // Transpose
+  bool transpose_a = false, transpose_b = false;            // MatMul: operands read transposed
   std::shared_ptr<const std::vector<std::size_t>> indices;  // Gather / ScatterAdd
   const CustomRule* custom = nullptr;                       // Custom
 };

@@ -56,6 +56,9 @@ Tensor operator/(double a, const Tensor& b);
 
 // In-place accumulation, a += b with b broadcast to a's shape (a's shape never changes).
 Tensor& operator+=(Tensor& a, const Tensor& b);
+// In-place updates through BLAS level 1 (same shape and dtype): y += alpha x, and y *= alpha.
+void axpy(double alpha, const Tensor& x, Tensor& y);
+void scale(Tensor& y, double alpha);
 
 // Comparisons give 1 where true and 0 where false, in the operands' dtype.
 Tensor less(const Tensor& a, const Tensor& b);
@@ -95,6 +98,14 @@ Tensor log_softmax(const Tensor& x, int axis = -1);
 // broadcast; each 2-D product is one BLAS gemm call.
 Tensor matmul(const Tensor& a, const Tensor& b);
 
+// Which operands enter a product transposed (their last two axes swapped; rank >= 2). BLAS reads them
+// so through its trans flags, with no copy: matmul(a, b, {.b = true}) equals matmul(a, transpose(b)).
+struct Transposed {
+  bool a = false;
+  bool b = false;
+};
+Tensor matmul(const Tensor& a, const Tensor& b, Transposed t);
+
 // ---- layout ------------------------------------------------------------------------------------
 Tensor reshape(const Tensor& x, const Shape& shape);
 Tensor transpose(const Tensor& x);  // reverses the axes
@@ -103,6 +114,7 @@ Tensor transpose(const Tensor& x, std::initializer_list<int> perm);
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 // Sums x down to `shape`, the shape it was broadcast from (the adjoint of broadcast_to).
 Tensor sum_to(const Tensor& x, const Shape& shape);
+Tensor sum_to(Tensor&& x, const Shape& shape);  // hands x back, uncopied, when it has the shape
 // Elements start, start+step, ... below stop along `axis` (step > 0; bounds clipped as in Python).
 Tensor slice(const Tensor& x, int axis, std::ptrdiff_t start, std::ptrdiff_t stop, std::ptrdiff_t step = 1);
 // The adjoint of slice: a zero tensor of `shape` with x written at the sliced positions.

@@ -232,16 +232,25 @@ Var softmax(const Var& x, int axis) { return exp(log_softmax(x, axis)); }
 Var log_softmax(const Var& x, int axis) { return x - logsumexp(x, axis, /*keepdims=*/true); }
 
 // ---- linear algebra ----------------------------------------------------------------------------
-Var matmul(const Var& a, const Var& b) {
-  if (a.rank() == 0 || b.rank() == 0) {
-    throw ShapeError("matmul: operands must have at least one axis, got shapes " + a.shape().str() + " and " +
-                     b.shape().str());
-  }
-  // NumPy promotion of 1-D operands, undone on the result.
+Var matmul(const Var& a, const Var& b) { return matmul(a, b, Transposed{}); }
+Var matmul(const Var& a, const Var& b, Transposed t) {
+  const auto shapes = [&] {
+    return a.shape().str() + (t.a ? " (transposed)" : "") + " and " + b.shape().str() +
+           (t.b ? " (transposed)" : "");
+  };
+  if (a.rank() == 0 || b.rank() == 0)
+    throw ShapeError("matmul: operands must have at least one axis, got shapes " + shapes());
+  if ((t.a && a.rank() < 2) || (t.b && b.rank() < 2))
+    throw ShapeError("matmul: a transposed operand needs at least two axes, got shapes " + shapes());
+  // NumPy promotion of 1-D operands (never transposed ones), undone on the result.
   const bool a_vector = a.rank() == 1, b_vector = b.rank() == 1;
-  const Var a2 = a_vector ? reshape(a, Shape{1, a.shape()[0]}) : a;
-  const Var b2 = b_vector ? reshape(b, Shape{b.shape()[0], 1}) : b;
-  Var y = apply(Op::MatMul, {a2, b2});
+  Attrs at;
+  at.transpose_a = t.a;
+  at.transpose_b = t.b;
+  const Var y = apply(
+      Op::MatMul,
+      {a_vector ? reshape(a, Shape{1, a.shape()[0]}) : a, b_vector ? reshape(b, Shape{b.shape()[0], 1}) : b},
+      &at);
   if (!a_vector && !b_vector) return y;
   Shape s;
   for (int i = 0; i < y.rank() - 2; ++i) s.push_back(y.shape()[i]);
@@ -251,6 +260,8 @@ Var matmul(const Var& a, const Var& b) {
 }
 Var matmul(const Var& a, const Tensor& b) { return matmul(a, lift(a, b)); }
 Var matmul(const Tensor& a, const Var& b) { return matmul(lift(b, a), b); }
+Var matmul(const Var& a, const Tensor& b, Transposed t) { return matmul(a, lift(a, b), t); }
+Var matmul(const Tensor& a, const Var& b, Transposed t) { return matmul(lift(b, a), b, t); }
 
 // ---- layout ------------------------------------------------------------------------------------
 Var reshape(const Var& x, const Shape& shape) {

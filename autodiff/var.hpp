@@ -143,8 +143,11 @@ Var log_softmax(const Var& x, int axis = -1);
 
 // ---- linear algebra --------------------------------------------------------------------------------
 Var matmul(const Var& a, const Var& b);
+Var matmul(const Var& a, const Var& b, Transposed t);  // see tensor_ops.hpp
 Var matmul(const Var& a, const Tensor& b);
 Var matmul(const Tensor& a, const Var& b);
+Var matmul(const Var& a, const Tensor& b, Transposed t);
+Var matmul(const Tensor& a, const Var& b, Transposed t);
 
 // ---- layout ----------------------------------------------------------------------------------------
 Var reshape(const Var& x, const Shape& shape);

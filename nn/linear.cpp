@@ -38,7 +38,7 @@ Var Linear::forward(const Var& x) {
     throw ShapeError(describe() + ": expected an input of shape (..., " + std::to_string(in_) + "), got " +
                      x.shape().str());
   }
-  Var y = matmul(x, transpose(weight_->var(tape)));
+  Var y = matmul(x, weight_->var(tape), {.b = true});  // x Wᵀ: BLAS reads W transposed, no copy
   if (bias_ != nullptr) y = y + bias_->var(tape);
   return y;
 }

@@ -7,6 +7,11 @@ namespace jetgrad::nn {
 Parameter::Parameter(std::string name, Tensor v)
     : value(std::move(v)), grad(Tensor::zeros(value.shape(), value.dtype())), name_(std::move(name)) {}
 
+void Parameter::zero_grad() {
+  grad.resize(value.shape(), value.dtype());
+  grad.fill(0.0);
+}
+
 std::optional<Var> Parameter::bound(const Tape& tape) const {
   if (tape_id_ != tape.id() || generation_ != tape.generation()) return std::nullopt;
   return var_;
@@ -81,7 +86,7 @@ void Module::train(bool on) {
 }
 
 void Module::zero_grad() {
-  for (Parameter* p : parameters()) p->grad = Tensor::zeros(p->value.shape(), p->value.dtype());
+  for (Parameter* p : parameters()) p->zero_grad();
 }
 
 NamedTensors Module::state() {

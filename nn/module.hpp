@@ -39,6 +39,9 @@ class Parameter {
   Tensor grad;  // shape of value; zeros until a backward writes it
   bool requires_grad = true;
 
+  // Sets grad to zeros of value's shape, in its own buffer when it has one of that size.
+  void zero_grad();
+
   // The variable for this parameter on `tape`: made (as an input, or a constant when
   // requires_grad is false) on first use in a recording, then reused.
   Var var(Tape& tape);

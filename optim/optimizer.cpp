@@ -4,6 +4,7 @@
 #include <cmath>
 #include <iterator>
 #include <limits>
+#include <optional>
 
 namespace jetgrad::optim {
 
@@ -54,7 +55,7 @@ void Optimizer::step_from_grads() {
 }
 
 void Optimizer::zero_grad() {
-  for (nn::Parameter* p : params_) p->grad = Tensor::zeros(p->value.shape(), p->value.dtype());
+  for (nn::Parameter* p : params_) p->zero_grad();
 }
 
 Tensor& Optimizer::buffer(const std::string& name, std::size_t i) {
@@ -152,16 +153,31 @@ SGD::SGD(ParamList params, SGDOptions options) : Optimizer(std::move(params)), o
 
 void SGD::apply(const ParamVector& direction) {
   check_direction(direction);
+  const double lr = options_.lr, mu = options_.momentum;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& theta = params_[i]->value;
-    Tensor d = direction[i].to(theta.dtype());
-    if (options_.weight_decay != 0.0) d = d + theta * options_.weight_decay;
-    if (options_.momentum != 0.0) {
-      Tensor& b = buffer("momentum", i);
-      b = steps_ == 0 ? d : b * options_.momentum + d * (1.0 - options_.dampening);
-      d = options_.nesterov ? d + b * options_.momentum : b;
+    // In place (axpy/scale): the only temporary is a direction that needs converting or decaying.
+    std::optional<Tensor> own;
+    const Tensor* d = &direction[i];
+    if (d->dtype() != theta.dtype()) d = &own.emplace(d->to(theta.dtype()));
+    if (options_.weight_decay != 0.0) {
+      if (!own) own.emplace(*d);
+      axpy(options_.weight_decay, theta, *own);  // d + λθ
+      d = &*own;
     }
-    theta = theta - d * options_.lr;
+    if (mu == 0.0) {
+      axpy(-lr, *d, theta);
+      continue;
+    }
+    Tensor& b = buffer("momentum", i);
+    if (steps_ == 0) {
+      b.copy_from(*d);
+    } else {
+      scale(b, mu);
+      axpy(1.0 - options_.dampening, *d, b);  // b = μb + (1 - dampening) d
+    }
+    if (options_.nesterov) axpy(-lr, *d, theta);  // θ -= lr (d + μb)
+    axpy(options_.nesterov ? -lr * mu : -lr, b, theta);
   }
   ++steps_;
 }

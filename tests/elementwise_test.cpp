@@ -277,6 +277,26 @@ TEST_CASE("scalar overloads keep the tensor's dtype", "[elementwise]") {
   }
 }
 
+TEST_CASE("axpy and scale update in place", "[elementwise]") {
+  for (DType dt : kDTypes) {
+    for (const Shape& s : {Shape{}, Shape{5}, Shape{3, 70}}) {
+      INFO(ref::name(dt) << " " << s.str());
+      Tensor y = ref::random(s, dt, -2, 2, 4);
+      const Tensor x = ref::random(s, dt, -2, 2, 5);
+      const Tensor expected = ref::binary(y, x, [](double a, double b) { return a - 0.375 * b; });
+      const void* buffer = y.raw_data();
+      axpy(-0.375, x, y);
+      CHECK(y.raw_data() == buffer);
+      ref::require_close(y, expected, ref::tol_for(dt));
+      scale(y, -2.5);
+      ref::require_close(y, ref::unary(expected, [](double v) { return -2.5 * v; }), ref::tol_for(dt));
+    }
+  }
+  Tensor y(DType::f32, Shape{3});
+  CHECK_THROWS_WITH(axpy(1.0, Tensor(DType::f32, Shape{4}), y), Contains("(4,)") && Contains("(3,)"));
+  CHECK_THROWS_WITH(axpy(1.0, Tensor(DType::f64, Shape{3}), y), Contains("dtype mismatch"));
+}
+
 TEST_CASE("operator+= broadcasts b into a", "[elementwise]") {
   for (DType dt : kDTypes) {
     for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{Shape{3, 4}, Shape{4}},

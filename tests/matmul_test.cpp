@@ -1,3 +1,4 @@
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -79,6 +80,47 @@ TEST_CASE("matmul broadcasts batch dimensions", "[matmul]") {
   check_matmul(Shape{2, 1, 3, 4}, Shape{5, 4, 6}, Shape{2, 5, 3, 6});
   check_matmul(Shape{1, 3, 4}, Shape{6, 4, 2}, Shape{6, 3, 2});
   check_matmul(Shape{6, 3, 4}, Shape{1, 4, 2}, Shape{6, 3, 2});
+}
+
+// The last two axes of x swapped, copied (the independent route for the trans flags).
+Tensor swap_last_two(const Tensor& x) {
+  std::vector<int> perm;
+  for (int i = 0; i < x.rank(); ++i) perm.push_back(i);
+  std::swap(perm[perm.size() - 2], perm[perm.size() - 1]);
+  return transpose(x, perm);
+}
+
+TEST_CASE("matmul with transposed operands equals the product of transposed copies", "[matmul]") {
+  struct Pair {
+    Shape a, b;  // as stored; op(a) op(b) must fit
+    Transposed t;
+  };
+  const std::vector<Pair> pairs = {
+      {{4, 3}, {4, 5}, {.a = true}},
+      {{3, 4}, {5, 4}, {.b = true}},
+      {{4, 3}, {5, 4}, {.a = true, .b = true}},
+      {{33, 7}, {17, 33}, {.a = true, .b = true}},
+      {{2, 4, 3}, {4, 5}, {.a = true}},  // batched a read transposed: not folded into one gemm
+      {{2, 3, 4}, {5, 4}, {.b = true}},  // folded into one gemm with a transposed b
+      {{2, 1, 4, 3}, {5, 6, 4}, {.a = true, .b = true}},
+      {{4}, {5, 4}, {.b = true}},  // 1-D a promoted, b transposed
+      {{4, 3}, {4}, {.a = true}},  // 1-D b promoted, a transposed
+  };
+  for (DType dt : kDTypes) {
+    for (const Pair& p : pairs) {
+      INFO(ref::name(dt) << " " << p.a.str() << (p.t.a ? "ᵀ" : "") << " @ " << p.b.str()
+                         << (p.t.b ? "ᵀ" : ""));
+      const Tensor a = ref::random(p.a, dt, -1, 1, 53), b = ref::random(p.b, dt, -1, 1, 54);
+      const Tensor expected = ref_matmul(p.t.a ? swap_last_two(a) : a, p.t.b ? swap_last_two(b) : b);
+      const Tensor c = matmul(a, b, p.t);
+      CHECK(c.shape() == expected.shape());
+      ref::require_close(c, expected, ref::tol_for(dt, 40));
+    }
+  }
+  CHECK_THROWS_WITH(matmul(Tensor(DType::f64, Shape{3}), Tensor(DType::f64, Shape{3, 2}), {.a = true}),
+                    Contains("(3,)") && Contains("transposed operand needs rank >= 2"));
+  CHECK_THROWS_WITH(matmul(Tensor(DType::f64, Shape{2, 3}), Tensor(DType::f64, Shape{3, 2}), {.b = true}),
+                    Contains("inner dimensions 3 and 2 differ"));
 }
 
 TEST_CASE("matmul with zero-sized dimensions", "[matmul]") {

@@ -19,6 +19,7 @@
 #include "nn/dropout.hpp"
 #include "nn/linear.hpp"
 #include "nn/loss.hpp"
+#include "support/gradcheck_support.hpp"
 #include "support/messages.hpp"
 
 using namespace jetgrad;
@@ -67,6 +68,34 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 }
 
 }  // namespace
+
+TEST_CASE("backward accumulates into grad; zero_grad resets it in its own buffer", "[nn][module]") {
+  Generator gen(3);
+  auto net = mlp({3, 4, 2}, gen);
+  const Tensor X = Tensor::from({2, 3}, {0.5, -1, 2, 1, 0.25, -0.5});
+  const auto loss_on = [&](Tape& tape) { return sum((*net)(tape.constant(X)) * (*net)(tape.constant(X))); };
+  std::vector<Tensor> once;
+  {
+    Tape tape;
+    net->zero_grad();
+    nn::backward(loss_on(tape), *net);
+    for (nn::Parameter* p : net->parameters()) once.push_back(p->grad);
+  }
+  {
+    Tape tape;
+    nn::backward(loss_on(tape), *net);  // no zero_grad: the second gradient adds to the first
+  }
+  const auto params = net->parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    INFO(params[i]->name());
+    CHECK_THAT(params[i]->grad, gc::AllClose(once[i] * 2.0, 1e-14, 1e-14));
+    const void* buffer = params[i]->grad.raw_data();
+    params[i]->zero_grad();
+    CHECK(params[i]->grad.raw_data() == buffer);
+    CHECK(params[i]->grad.shape() == params[i]->value.shape());
+    CHECK_THAT(params[i]->grad, gc::AllClose(Tensor::zeros(params[i]->value.shape()), 0, 0));
+  }
+}
 
 TEST_CASE("XOR: a 2-layer tanh MLP with plain SGD reaches loss < 0.01", "[nn][train]") {
   Generator gen(1);

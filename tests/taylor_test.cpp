@@ -242,6 +242,9 @@ std::vector<PrimitiveCase> primitive_cases() {
       {"matmul vector @ matrix", [](auto& v) { return matmul(v[0], v[1]); }, {random(Shape{3}, -1, 1, 24), a34}},
       {"matmul matrix @ vector", [](auto& v) { return matmul(v[0], v[1]); }, {a34, random(Shape{4}, -1, 1, 25)}},
       {"matmul vector @ vector", [](auto& v) { return matmul(v[0], v[1]); }, {random(Shape{4}, -1, 1, 26), random(Shape{4}, -1, 1, 27)}},
+      {"matmul aᵀ @ bᵀ", [](auto& v) { return matmul(v[0], v[1], {.a = true, .b = true}); }, {a34, random(Shape{2, 4, 3}, -1, 1, 28)}},
+      {"matmul a @ const Wᵀ", [a34](auto& v) { return matmul(v[0], a34, {.b = true}); }, {random(Shape{2, 5, 4}, -1, 1, 29)}},
+      {"matmul const Wᵀ @ b", [a34](auto& v) { return matmul(a34, v[0], {.a = true}); }, {random(Shape{3, 2}, -1, 1, 30)}},
       // layout
       {"reshape", [](auto& v) { return reshape(v[0], Shape{6, 4}); }, {a234}},
       {"transpose (2,0,1)", [](auto& v) { return transpose(v[0], {2, 0, 1}); }, {a234}},

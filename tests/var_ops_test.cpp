@@ -518,6 +518,43 @@ TEST_CASE("reverse mode: matmul, 1-D promotions, batched and broadcast batch", "
   CHECK_THROWS_AS(matmul(tape.variable(Tensor(1.0)), tape.variable(Tensor::ones(Shape{2}))), ShapeError);
 }
 
+TEST_CASE("reverse mode: matmul with transposed operands, every flag pair", "[reverse][matmul]") {
+  struct MM {
+    Shape a, b;  // as stored
+    Transposed t;
+  };
+  const std::vector<MM> mms = {
+      {{3, 2}, {3, 4}, {.a = true}},
+      {{2, 3}, {4, 3}, {.b = true}},
+      {{3, 2}, {4, 3}, {.a = true, .b = true}},
+      {{5, 3, 2}, {3, 4}, {.a = true}},
+      {{5, 2, 3}, {4, 3}, {.b = true}},
+      {{2, 3}, {5, 4, 3}, {.b = true}},
+      {{2, 1, 3, 2}, {3, 4, 3}, {.a = true, .b = true}},
+      {{3}, {4, 3}, {.b = true}},
+  };
+  for (const MM& m : mms) {
+    INFO(m.a.str() << (m.t.a ? "ᵀ" : "") << " @ " << m.b.str() << (m.t.b ? "ᵀ" : ""));
+    const Tensor a = rnd(m.a, -1, 1, 102), b = rnd(m.b, -1, 1, 103);
+    const Transposed t = m.t;
+    run_cases({binary(
+                   "flagged matmul squared",
+                   [t](const Var& x, const Var& y) {
+                     const Var z = matmul(x, y, t);
+                     return z * z;
+                   },
+                   a, b),
+               unary(
+                   "flagged matmul, constant b", [b, t](const Var& x) { return sin(matmul(x, b, t)); }, a),
+               unary(
+                   "flagged matmul, constant a", [a, t](const Var& x) { return sin(matmul(a, x, t)); }, b)});
+  }
+  Tape tape;
+  CHECK_THROWS_WITH(
+      matmul(tape.variable(Tensor::ones(Shape{3})), tape.variable(Tensor::ones(Shape{3, 2})), {.a = true}),
+      Catch::Contains("transposed operand needs at least two axes") && Catch::Contains("(3,) (transposed)"));
+}
+
 // ---- layout ------------------------------------------------------------------------------------
 
 TEST_CASE("reverse mode: layout ops", "[reverse][layout]") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -236,18 +237,18 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   }
   if (!ok) throw ShapeError("sum_to: cannot sum shape " + x.shape().str() + " to " + shape.str());
   if (x.shape() == shape) return x;
-  Tensor r = x;
-  const int lead = x.rank() - shape.rank();
-  if (lead > 0) {
-    std::size_t lp = 1;
-    for (int i = 0; i < lead; ++i) lp *= x.shape()[i];
-    Shape folded{lp};
-    for (int i = lead; i < x.rank(); ++i) folded.push_back(x.shape()[i]);
-    r = sum(r.reshape(folded), 0, false);
-  }
+  // Partial sums only: x itself is read, never copied.
+  std::optional<Tensor> r;
+  const auto current = [&]() -> const Tensor& { return r ? *r : x; };
+  for (int i = 0; i < x.rank() - shape.rank(); ++i) r = sum(current(), 0, false);
   for (int i = 0; i < shape.rank(); ++i)
-    if (shape[i] == 1 && r.shape()[i] != 1) r = sum(r, i, true);
-  return r;
+    if (shape[i] == 1 && current().shape()[i] != 1) r = sum(current(), i, true);
+  return std::move(*r);
+}
+
+Tensor sum_to(Tensor&& x, const Shape& shape) {
+  if (x.shape() == shape) return std::move(x);
+  return sum_to(static_cast<const Tensor&>(x), shape);
 }
 
 Tensor slice(const Tensor& x, int axis, std::ptrdiff_t start, std::ptrdiff_t stop, std::ptrdiff_t step) {

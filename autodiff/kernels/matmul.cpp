@@ -1,5 +1,7 @@
 // matmul with NumPy semantics; every 2-D product is one BLAS gemm call on the operands' own
-// buffers (no copies). A batch of a against a single matrix b is folded into one gemm (M*batch rows).
+// buffers (no copies): a transposed operand is passed as BLAS's trans flag, not transposed in memory.
+// A batch of a against a single matrix b is folded into one gemm (M*batch rows) when a is not
+// transposed (its rows are then contiguous across the batch).
 #include <array>
 #include <climits>
 #include <cstring>
@@ -21,38 +23,46 @@ blasint to_blas(std::size_t v, const Shape& a, const Shape& b) {
   return static_cast<blasint>(v);
 }
 
-// C (m x n) = A (m x k) B (k x n), all row-major and contiguous.
+// C (m x n) = op(A) op(B), op(A) m x k, op(B) k x n; A is stored m x k (k x m when t.a), B k x n
+// (n x k when t.b); all row-major and contiguous.
 template <class T>
-void gemm(const T* A, const T* B, T* C, std::size_t m, std::size_t n, std::size_t k, const Shape& sa,
-          const Shape& sb) {
+void gemm(const T* A, const T* B, T* C, std::size_t m, std::size_t n, std::size_t k, Transposed t,
+          const Shape& sa, const Shape& sb) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
     std::memset(C, 0, m * n * sizeof(T));
     return;
   }
   const blasint M = to_blas(m, sa, sb), N = to_blas(n, sa, sb), K = to_blas(k, sa, sb);
+  const CBLAS_TRANSPOSE ta = t.a ? CblasTrans : CblasNoTrans, tb = t.b ? CblasTrans : CblasNoTrans;
+  const blasint lda = t.a ? M : K, ldb = t.b ? K : N;
   if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
   else
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0, A, K, B, N, 0.0, C, N);
+    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, N);
 }
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a, const Tensor& b) { return matmul(a, b, Transposed{}); }
+
+Tensor matmul(const Tensor& a, const Tensor& b, Transposed t) {
   check_same_dtype(a, b, "matmul");
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
   const std::string both = "matmul: shapes " + sa.str() + " and " + sb.str();
   if (sa.rank() == 0 || sb.rank() == 0)
     throw ShapeError(both + " do not fit: matmul needs operands of rank >= 1");
+  if ((t.a && sa.rank() < 2) || (t.b && sb.rank() < 2))
+    throw ShapeError(both + " do not fit: a transposed operand needs rank >= 2");
 
   // Promote 1-D operands: (k,) -> (1, k) on the left, (k,) -> (k, 1) on the right.
   const bool a_vec = sa.rank() == 1, b_vec = sb.rank() == 1;
-  const std::size_t m = a_vec ? 1 : sa[sa.rank() - 2];
-  const std::size_t k = sa[sa.rank() - 1];
-  const std::size_t kb = b_vec ? sb[0] : sb[sb.rank() - 2];
-  const std::size_t n = b_vec ? 1 : sb[sb.rank() - 1];
+  const auto last = [](const Shape& s, int from_end) { return s[s.rank() - from_end]; };
+  const std::size_t m = a_vec ? 1 : last(sa, t.a ? 1 : 2);
+  const std::size_t k = a_vec ? sa[0] : last(sa, t.a ? 2 : 1);
+  const std::size_t kb = b_vec ? sb[0] : last(sb, t.b ? 1 : 2);
+  const std::size_t n = b_vec ? 1 : last(sb, t.b ? 2 : 1);
   if (k != kb)
     throw ShapeError(both + " do not fit: inner dimensions " + std::to_string(k) + " and " +
                      std::to_string(kb) + " differ");
@@ -81,9 +91,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     T* pc = out.data<T>();
-    if (bb.rank() == 0) {
+    if (bb.rank() == 0 && !t.a) {
       // b is one matrix: a's batch (contiguous) folds into the rows of one product.
-      gemm(pa, pb, pc, nbatch * m, n, k, sa, sb);
+      gemm(pa, pb, pc, nbatch * m, n, k, t, sa, sb);
       return;
     }
     // Loop over the broadcast batch; an operand's batch offset uses stride 0 on broadcast axes.
@@ -103,16 +113,16 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
         st *= d;
       }
     }
-    for (std::size_t t = 0; t < nbatch; ++t) {
-      std::size_t rem = t, oa = 0, ob = 0;
-      for (int i = R - 1; i >= 0; --i) {
-        const auto ui = static_cast<std::size_t>(i);
-        const std::size_t idx = rem % batch[i];
-        rem /= batch[i];
-        oa += idx * stride_a[ui];
-        ob += idx * stride_b[ui];
+    for (std::size_t i = 0; i < nbatch; ++i) {
+      std::size_t rem = i, oa = 0, ob = 0;
+      for (int d = R - 1; d >= 0; --d) {
+        const auto ud = static_cast<std::size_t>(d);
+        const std::size_t idx = rem % batch[d];
+        rem /= batch[d];
+        oa += idx * stride_a[ud];
+        ob += idx * stride_b[ud];
       }
-      gemm(pa + oa, pb + ob, pc + t * m * n, m, n, k, sa, sb);
+      gemm(pa + oa, pb + ob, pc + i * m * n, m, n, k, t, sa, sb);
     }
   });
   return out;

@@ -333,8 +333,8 @@ struct AddOp {  // y = a + b;  ā = g, b̄ = g;  y_k = a_k + b_k
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    gx[0] = sum_to(a.g, a.x(0).shape());
-    gx[1] = sum_to(a.g, a.x(1).shape());
+    if (a.wants(0)) gx[0] = sum_to(a.g, a.x(0).shape());
+    if (a.wants(1)) gx[1] = sum_to(a.g, a.x(1).shape());
   }
   static void taylor(const TaylorArgs& t, Series& ys) { signed_sum_series(t, 1.0, ys); }
 };
@@ -346,8 +346,8 @@ struct SubOp {  // y = a - b;  ā = g, b̄ = -g;  y_k = a_k - b_k
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    gx[0] = sum_to(a.g, a.x(0).shape());
-    gx[1] = -sum_to(a.g, a.x(1).shape());
+    if (a.wants(0)) gx[0] = sum_to(a.g, a.x(0).shape());
+    if (a.wants(1)) gx[1] = -sum_to(a.g, a.x(1).shape());
   }
   static void taylor(const TaylorArgs& t, Series& ys) { signed_sum_series(t, -1.0, ys); }
 };
@@ -359,8 +359,8 @@ struct MulOp {  // y = a b;  ā = g b, b̄ = g a;  y_k = Σ_{j=0..k} a_j b_{k-j}
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    gx[0] = sum_to(a.g * a.x(1), a.x(0).shape());
-    gx[1] = sum_to(a.g * a.x(0), a.x(1).shape());
+    if (a.wants(0)) gx[0] = sum_to(a.g * a.x(1), a.x(0).shape());
+    if (a.wants(1)) gx[1] = sum_to(a.g * a.x(0), a.x(1).shape());
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const int r = t.y0().rank();
@@ -380,8 +380,8 @@ struct DivOp {
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     const X ga = a.g / a.x(1);
-    gx[1] = -sum_to(ga * a.out, a.x(1).shape());
-    gx[0] = sum_to(ga, a.x(0).shape());
+    if (a.wants(1)) gx[1] = -sum_to(ga * a.out, a.x(1).shape());
+    if (a.wants(0)) gx[0] = sum_to(ga, a.x(0).shape());
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const int r = t.y0().rank();
@@ -439,8 +439,8 @@ struct WhereOp {  // y = c ? a : b;  ā = c ? g : 0, b̄ = c ? 0 : g, c̄ = 0;  
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     const X zero = scalar_like(a.g, 0.0);
-    gx[1] = sum_to(where(a.x(0), a.g, zero), a.x(1).shape());
-    gx[2] = sum_to(where(a.x(0), zero, a.g), a.x(2).shape());
+    if (a.wants(1)) gx[1] = sum_to(where(a.x(0), a.g, zero), a.x(1).shape());
+    if (a.wants(2)) gx[2] = sum_to(where(a.x(0), zero, a.g), a.x(2).shape());
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const SeriesView &a = t.x(1), &b = t.x(2);

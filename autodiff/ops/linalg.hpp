@@ -1,5 +1,5 @@
 // Matrix product of operands of rank >= 2 (var.cpp promotes 1-D operands by reshaping), with
-// broadcast batch axes.
+// broadcast batch axes, either operand read transposed (BLAS's trans flags: no copies).
 #pragma once
 
 #include "autodiff/ops/rule_support.hpp"
@@ -7,29 +7,34 @@
 
 namespace jetgrad::rules {
 
-// Swaps the last two axes.
-template <class X>
-X matrix_transpose(const X& x) {
-  std::array<int, Shape::max_rank> perm{};
-  const int r = x.rank();
-  for (int i = 0; i < r; ++i) perm[static_cast<std::size_t>(i)] = i;
-  std::swap(perm[static_cast<std::size_t>(r - 2)], perm[static_cast<std::size_t>(r - 1)]);
-  return transpose(x, std::span<const int>(perm.data(), static_cast<std::size_t>(r)));
-}
+inline Transposed transposed_of(const Attrs& at) { return {.a = at.transpose_a, .b = at.transpose_b}; }
 
-// Y = A B;  Ā = G Bᵀ, B̄ = Aᵀ G (summed over broadcast batch axes);  Y_k = Σ_{j=0..k} A_j B_{k-j}
-// (only Σ A_0 B_k when A carries no series, as for a layer's constant weights)
+// Y = op(A) op(B), op(M) = M or Mᵀ as the attributes say.
+//   Ā = G op(B)ᵀ, or op(B) Gᵀ when A is read transposed (Āᵀ is what is stored);
+//   B̄ = op(A)ᵀ G, or Gᵀ op(A) when B is read transposed;
+// each one flagged product, summed over broadcast batch axes.
+//   Y_k = Σ_{j=0..k} op(A_j) op(B_{k-j})  (only op(A_0) op(B_k) when A carries no series, as for a
+//   layer's constant weights)
 struct MatMulOp {
-  static Tensor eval(const EvalArgs& e) { return matmul(e.x(0), e.x(1)); }
+  static Tensor eval(const EvalArgs& e) { return matmul(e.x(0), e.x(1), transposed_of(e.at())); }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    gx[0] = sum_to(matmul(a.g, matrix_transpose(a.x(1))), a.x(0).shape());
-    gx[1] = sum_to(matmul(matrix_transpose(a.x(0)), a.g), a.x(1).shape());
+    const Transposed t = transposed_of(a.at());
+    if (a.wants(0)) {
+      gx[0] = t.a ? sum_to(matmul(a.x(1), a.g, {.a = t.b, .b = true}), a.x(0).shape())
+                  : sum_to(matmul(a.g, a.x(1), {.b = !t.b}), a.x(0).shape());
+    }
+    if (a.wants(1)) {
+      gx[1] = t.b ? sum_to(matmul(a.g, a.x(0), {.a = true, .b = t.a}), a.x(1).shape())
+                  : sum_to(matmul(a.x(0), a.g, {.a = !t.a}), a.x(1).shape());
+    }
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const int r = t.y0().rank();
+    const Transposed flags = transposed_of(t.at());
     const LiftedInput a(t.x(0), r), b(t.x(1), r);
-    ys = bilinear_series(t.K, a.view, b.view, [](const Tensor& u, const Tensor& v) { return matmul(u, v); });
+    ys = bilinear_series(t.K, a.view, b.view,
+                         [flags](const Tensor& u, const Tensor& v) { return matmul(u, v, flags); });
   }
 };
 

@@ -7,7 +7,9 @@
 //                                                            the reverse rule, written once with
 //                                                            operations that exist for both Tensor
 //                                                            (plain sweeps) and Var (recorded sweeps)
-// A cotangent left empty is a symbolic zero: no work is done for it.
+// A cotangent left empty is a symbolic zero: no work is done for it. Rules of several inputs skip the
+// cotangents the sweep does not want (inputs no differentiated input reaches: a layer's data, the
+// constant side of a product), which would be computed only to be dropped.
 #pragma once
 
 #include <array>
@@ -38,9 +40,11 @@ struct VjpArgs {
   std::array<const X*, Node::max_inputs> in{};
   const X& out;  // the output's value
   const Attrs* attrs = nullptr;
+  std::array<bool, Node::max_inputs> wanted{true, true, true, true};
 
   const X& x(int i = 0) const { return *in[static_cast<std::size_t>(i)]; }
   const Attrs& at() const { return *attrs; }
+  bool wants(int i) const { return wanted[static_cast<std::size_t>(i)]; }
 };
 
 template <class X>

@@ -92,9 +92,11 @@ struct Sweep<Tensor> {
     if (slot[i] == in_scalar) real_g = Tensor(scalar[i]);
     const Tensor& g = slot[i] == in_scalar ? real_g : tensors[static_cast<std::size_t>(slot[i])];
     rules::VjpArgs<Tensor> args{g, {}, n.value, tape.attrs_of(n)};
-    for (int k = 0; k < n.num_inputs; ++k)
-      args.in[static_cast<std::size_t>(k)] =
-          &tape.node(static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)])).value;
+    for (int k = 0; k < n.num_inputs; ++k) {
+      const Node& input = tape.node(static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)]));
+      args.in[static_cast<std::size_t>(k)] = &input.value;
+      args.wanted[static_cast<std::size_t>(k)] = input.needs_grad;
+    }
     rules::Cotangents<Tensor> gin;
     rules::vjp_op(n.op, args, gin);
     for (int k = 0; k < n.num_inputs; ++k) {
@@ -112,8 +114,10 @@ struct Sweep<Tensor> {
     rules::VjpArgs<rules::Real> args{g, {}, out, tape.attrs_of(n)};
     for (int k = 0; k < n.num_inputs; ++k) {
       const auto ik = static_cast<std::size_t>(k);
-      in[ik].v = *tape.node(static_cast<std::size_t>(n.inputs[ik])).value.data<double>();
+      const Node& input = tape.node(static_cast<std::size_t>(n.inputs[ik]));
+      in[ik].v = *input.value.data<double>();
       args.in[ik] = &in[ik];
+      args.wanted[ik] = input.needs_grad;
     }
     rules::Cotangents<rules::Real> gin;
     rules::vjp_scalar(n.op, args, gin);
@@ -150,9 +154,11 @@ struct Sweep<Var> {
     const std::array<std::int32_t, Node::max_inputs> inputs = n.inputs;
     const Var g = *adjoint[i];
     rules::VjpArgs<Var> args{g, {}, handles[i], tape.attrs_of(n)};
-    for (int k = 0; k < num_inputs; ++k)
-      args.in[static_cast<std::size_t>(k)] =
-          &handles[static_cast<std::size_t>(inputs[static_cast<std::size_t>(k)])];
+    for (int k = 0; k < num_inputs; ++k) {
+      const auto input = static_cast<std::size_t>(inputs[static_cast<std::size_t>(k)]);
+      args.in[static_cast<std::size_t>(k)] = &handles[input];
+      args.wanted[static_cast<std::size_t>(k)] = tape.node(input).needs_grad;
+    }
     rules::Cotangents<Var> gin;
     rules::vjp_op(n.op, args, gin);
     for (int k = 0; k < num_inputs; ++k) {
