@@ -192,6 +192,14 @@ TEST_CASE("tape: gradients of several inputs, unconnected ones and intermediates
   CHECK_THAT(tape.gradient(y, {later})[0], AllClose(Tensor(0.0), 0, 0));
   // Sweeping twice gives the same (adjoints are not left behind on the tape).
   CHECK_THAT(tape.gradient(y, {a})[0], AllClose(g[0], 0, 0));
+  // A variable named twice gets its gradient in both places (the adjoints are handed over, not copied).
+  const std::vector<Tensor> g3 = tape.gradient(y, {a, b, a, h, h});
+  REQUIRE(g3.size() == 5);
+  CHECK_THAT(g3[0], AllClose(g[0], 0, 0));
+  CHECK_THAT(g3[2], AllClose(g[0], 0, 0));
+  CHECK_THAT(g3[1], AllClose(g[1], 0, 0));
+  CHECK_THAT(g3[3], AllClose(g[3], 0, 0));
+  CHECK_THAT(g3[4], AllClose(g[3], 0, 0));
   // Variables from another tape are refused.
   Tape other;
   const Var foreign = other.variable(a0);

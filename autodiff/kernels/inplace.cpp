@@ -14,7 +14,8 @@ namespace {
 
 blasint blas_length(const Tensor& t, const char* what) {
   if (t.numel() > static_cast<std::size_t>(INT_MAX))
-    throw ValueError(std::string(what) + ": " + std::to_string(t.numel()) + " elements exceed the BLAS index range");
+    throw ValueError(std::string(what) + ": " + std::to_string(t.numel()) +
+                     " elements exceed the BLAS index range");
   return static_cast<blasint>(t.numel());
 }
 
@@ -23,7 +24,8 @@ blasint blas_length(const Tensor& t, const char* what) {
 void axpy(double alpha, const Tensor& x, Tensor& y) {
   check_same_dtype(x, y, "axpy");
   if (!(x.shape() == y.shape()))
-    throw ShapeError("axpy: x has shape " + x.shape().str() + ", y has shape " + y.shape().str() + " (they must match)");
+    throw ShapeError("axpy: x has shape " + x.shape().str() + ", y has shape " + y.shape().str() +
+                     " (they must match)");
   const blasint n = blas_length(y, "axpy");
   dispatch_dtype(y.dtype(), [&](auto z) {
     using T = decltype(z);

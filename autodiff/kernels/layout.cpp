@@ -364,6 +364,12 @@ Tensor scatter_add(const Tensor& x, std::span<const std::size_t> indices, int ax
     using T = decltype(z);
     const T* px = x.data<T>();
     T* po = out.data<T>();
+    const std::size_t* idx = indices.data();
+    if (e.inner == 1) {  // along the last axis (col2im): the typed loop gather has, transposed
+      for (std::size_t o = 0; o < e.outer; ++o, px += k, po += e.n)
+        for (std::size_t c = 0; c < k; ++c) po[idx[c]] += px[c];
+      return;
+    }
     for (std::size_t o = 0; o < e.outer; ++o)
       for (std::size_t c = 0; c < k; ++c) {
         T* dst = po + (o * e.n + indices[c]) * e.inner;

@@ -70,11 +70,11 @@ struct Sweep<Tensor> {
       tensors.push_back(std::move(g));
     }
   }
-  // The adjoint as a tensor (a copy), or zeros.
-  Tensor adjoint(std::size_t i) const {
+  // The adjoint as a tensor, moved out of the sweep, or zeros.
+  Tensor take_adjoint(std::size_t i) {
     const Node& n = tape.node(i);
     if (slot[i] == in_scalar) return Tensor(scalar[i]);
-    if (slot[i] >= 0) return tensors[static_cast<std::size_t>(slot[i])];
+    if (slot[i] >= 0) return std::move(tensors[static_cast<std::size_t>(slot[i])]);
     return Tensor::zeros(n.value.shape(), n.value.dtype());
   }
   void release(std::size_t i) {
@@ -215,9 +215,15 @@ std::vector<Tensor> Tape::vjp(std::span<const Var> outputs, std::span<const Tens
     highest = std::max(highest, outputs[k].index());
   }
   run(sweep, highest, wrt);
-  std::vector<Tensor> grads;
-  grads.reserve(wrt.size());
-  for (const Var& v : wrt) grads.push_back(sweep.adjoint(static_cast<std::size_t>(v.index())));
+  // Each adjoint is handed over, not copied; a variable named twice in wrt gets a copy for its
+  // earlier place.
+  std::vector<Tensor> grads(wrt.size());
+  for (std::size_t k = wrt.size(); k-- > 0;) {
+    const auto later = std::find_if(wrt.begin() + static_cast<std::ptrdiff_t>(k) + 1, wrt.end(),
+                                    [&](const Var& v) { return v.index() == wrt[k].index(); });
+    grads[k] = later != wrt.end() ? grads[static_cast<std::size_t>(later - wrt.begin())]
+                                  : sweep.take_adjoint(static_cast<std::size_t>(wrt[k].index()));
+  }
   return grads;
 }
 
