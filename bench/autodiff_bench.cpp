@@ -40,7 +40,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <ctime>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -54,9 +53,13 @@
 #include "autodiff/tape.hpp"
 #include "autodiff/var.hpp"
 #include "autodiff_cases.hpp"
+#include "bench_support.hpp"
 
 namespace adbench {
 namespace {
+
+using bench_support::ratio_to;
+using bench_support::seconds_per_call;
 
 using jetgrad::DType;
 using jetgrad::HvpMethod;
@@ -353,43 +356,7 @@ std::map<std::string, std::string> run_validation() {
 }
 
 bool skip_if_invalid(benchmark::State& state, Fn fn) {
-  const std::string err = validation_error(fn_name(fn));
-  if (!err.empty()) {
-    state.SkipWithError(("validation failed, not timed: " + err).c_str());
-    return true;
-  }
-  return false;
-}
-
-// Thread CPU seconds per call of f (best of 3 rounds of >= 5 ms each): the ratio counters'
-// denominators. CPU time, like the counters' numerator (Google Benchmark forms rates from CPU time).
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-template <class F>
-double seconds_per_call(F&& f) {
-  double best = 1e300;
-  for (int round = 0; round < 3; ++round) {
-    std::size_t calls = 0;
-    const double t0 = thread_cpu_seconds();
-    double elapsed = 0.0;
-    do {
-      f();
-      ++calls;
-      elapsed = thread_cpu_seconds() - t0;
-    } while (elapsed < 5e-3);
-    best = std::min(best, elapsed / static_cast<double>(calls));
-  }
-  return best;
-}
-
-// Counter = (time per iteration) / denominator_seconds.
-benchmark::Counter ratio_to(double denominator_seconds) {
-  return benchmark::Counter(denominator_seconds,
-                            benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  return bench_support::skip_unvalidated(state, validation_error(fn_name(fn)));
 }
 
 void set_items(benchmark::State& state, const Case& c) {

@@ -34,6 +34,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_support.hpp"
 #include "nn/nn.hpp"
 #include "nn_cases.hpp"
 #include "optim/optimizer.hpp"
@@ -213,10 +214,7 @@ std::map<Net, std::string> run_validation() {
 // ---- benchmarks ----------------------------------------------------------------------------------
 
 void jetgrad_step_benchmark(benchmark::State& state, Net net) {
-  if (const std::string err = validation_error(net); !err.empty()) {
-    state.SkipWithError(("validation failed, not timed: " + err).c_str());
-    return;
-  }
+  if (bench_support::skip_unvalidated(state, validation_error(net))) return;
   auto j = make_jnet(net);
   const auto [entries, bytes] = tape_size(*j);
   for (auto _ : state) escape(step(*j));

@@ -17,6 +17,7 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include "bench_support.hpp"
 #include "nn_cases.hpp"
 
 namespace nnbench {
@@ -126,10 +127,7 @@ StepLosses torch_step_losses(Net net) {
 }
 
 void torch_step_benchmark(benchmark::State& state, Net net) {
-  if (const std::string err = validation_error(net); !err.empty()) {
-    state.SkipWithError(("validation failed, not timed: " + err).c_str());
-    return;
-  }
+  if (bench_support::skip_unvalidated(state, validation_error(net))) return;
   auto t = make_tnet(net);
   for (auto _ : state) {
     const torch::Tensor loss = step(*t);
