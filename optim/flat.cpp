@@ -18,13 +18,21 @@ class Perturbation {
   Perturbation& operator=(const Perturbation&) = delete;
 
   const ParamVector& origin() const { return saved_; }
-  // Moves the parameters to origin + δ.
-  void move_to(const ParamVector& delta) { objective_.set_values(axpy(1.0, delta, saved_)); }
-  void restore() { objective_.set_values(saved_); }
+  // Moves the parameters to origin + scale·δ, in place.
+  void move_to(const ParamVector& delta, double scale = 1.0) {
+    restore();
+    objective_.add_to_values(delta, scale);
+    at_origin_ = false;
+  }
+  void restore() {
+    if (!at_origin_) objective_.set_values(saved_);
+    at_origin_ = true;
+  }
 
  private:
   Objective& objective_;
   ParamVector saved_;
+  bool at_origin_ = true;
 };
 
 }  // namespace
@@ -41,11 +49,12 @@ ParamVector SAM::direction(Objective& objective, double* loss) {
   check_objective(objective);
   auto [l0, g0] = objective.value_and_gradient();
   if (loss != nullptr) *loss = l0;
-  ParamVector e;
+  Perturbation at(objective);
   if (!options_.adaptive) {
-    e = scaled(g0, options_.rho / (norm(g0) + options_.xi));
+    at.move_to(g0, options_.rho / (norm(g0) + options_.xi));  // ε = ρ g / ‖g‖
   } else {
-    // ASAM (official code): T = |θ| + η on tensors named "...weight...", T = 1 on the others.
+    // ASAM (official code): T = |θ| + η on tensors named "...weight...", T = 1 on the others;
+    // ε = ρ T² g / ‖T g‖.
     ParamVector t_g, t2_g;
     for (std::size_t i = 0; i < params_.size(); ++i) {
       const bool is_weight = params_[i]->name().find("weight") != std::string::npos;
@@ -54,10 +63,9 @@ ParamVector SAM::direction(Objective& objective, double* loss) {
       t_g.push_back(t * g0[i]);
       t2_g.push_back(t * t * g0[i]);
     }
-    e = scaled(t2_g, options_.rho / (norm(t_g) + options_.xi));
+    at.move_to(t2_g, options_.rho / (norm(t_g) + options_.xi));
   }
-  Perturbation at(objective);
-  at.move_to(e);
+  g0.clear();                   // its buffers go back to the cache, warm, for the second gradient
   return objective.gradient();  // ∇L(θ + ε); θ is restored when `at` goes out of scope
 }
 
@@ -84,11 +92,11 @@ ParamVector GAM::exact_direction(Objective& objective, double* loss) {
   Perturbation at(objective);
   ParamVector h0 = at_theta.gradient;
   if (options_.sam_rho > 0.0) {  // GAM + SAM: the SAM gradient replaces h0
-    at.move_to(scaled(h0, options_.sam_rho / (norm(h0) + xi)));
+    at.move_to(h0, options_.sam_rho / (norm(h0) + xi));
     h0 = objective.gradient();
   }
   // θ_adv = θ + ρ f/‖f‖, then h1 = ρ H(θ_adv) g_adv / ‖g_adv‖ (= ρ ∇‖∇L‖ at θ_adv).
-  at.move_to(scaled(at_theta.hvp, options_.rho / (norm(at_theta.hvp) + xi)));
+  at.move_to(at_theta.hvp, options_.rho / (norm(at_theta.hvp) + xi));
   const auto at_adv = objective.value_gradient_hvp([&](const ParamVector& g) { return normalized(g, xi); });
   return axpy(options_.alpha * options_.rho, at_adv.hvp, h0);
 }
@@ -98,7 +106,7 @@ ParamVector GAM::accelerated_direction(Objective& objective, double* loss) {
   auto [l0, g0] = objective.value_and_gradient();
   if (loss != nullptr) *loss = l0;
   Perturbation at(objective);
-  at.move_to(scaled(g0, options_.grad_rho / (norm(g0) + xi)));  // θ1
+  at.move_to(g0, options_.grad_rho / (norm(g0) + xi));  // θ1
   const ParamVector g1 = objective.gradient();
   const ParamVector h0 = axpy(-1.0, g0, g1);  // g1 − g0
   const ParamVector e2 = scaled(h0, options_.rho / (norm(h0) + xi));
@@ -154,7 +162,7 @@ ParamVector GradientRegularization::direction(Objective& objective, double* loss
   ParamVector g_probe;
   {
     Perturbation at(objective);
-    at.move_to(scaled(g, sign * eps));
+    at.move_to(g, sign * eps);
     g_probe = objective.gradient();
   }
   // F-GR: d = (1 − γ/ε) g + (γ/ε) ∇L(θ + ε g);  B-GR: d = (1 + γ/ε) g − (γ/ε) ∇L(θ − ε g).
@@ -183,10 +191,10 @@ ParamVector FAD::direction(Objective& objective, double* loss) {
     g0 = std::move(g);
   }
   Perturbation at(objective);
-  at.move_to(scaled(g0, rho / (norm(g0) + xi)));
+  at.move_to(g0, rho / (norm(g0) + xi));
   const ParamVector g1 = objective.gradient();  // ∇L(θ + ρ ĝ0): R0's gradient is g1 − g0
   if (!options_.exact) first_order_dir = axpy(-1.0, g0, g1);
-  at.move_to(scaled(first_order_dir, rho / (norm(first_order_dir) + xi)));  // θ_adv
+  at.move_to(first_order_dir, rho / (norm(first_order_dir) + xi));  // θ_adv
   ParamVector r1_gradient;
   if (options_.exact) {
     r1_gradient = scaled(

@@ -123,7 +123,10 @@ void Objective::add_to_values(const ParamVector& delta, double scale) {
   check_like_params(delta, "add_to_values");
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& v = params_[i]->value;
-    v = v + (delta[i] * scale).to(v.dtype());
+    if (delta[i].dtype() == v.dtype())
+      jetgrad::axpy(scale, delta[i], v);
+    else
+      jetgrad::axpy(scale, delta[i].to(v.dtype()), v);
   }
 }
 
