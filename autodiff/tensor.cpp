@@ -23,7 +23,28 @@ std::string index_error(const char* what, std::size_t i, std::size_t n) {
 }
 }  // namespace
 
-void Tensor::AlignedFree::operator()(std::byte* p) const noexcept { detail::release_buffer(p, bytes); }
+namespace detail {
+
+SharedBuffer::SharedBuffer(std::size_t& capacity) {
+  std::size_t bytes = capacity + header_bytes;
+  std::byte* p = acquire_buffer(bytes);  // per-thread cache: see buffer_pool.hpp
+  new (p) Header{{1}, bytes};
+  data_ = p + header_bytes;
+  capacity = bytes - header_bytes;
+}
+
+void SharedBuffer::reset() noexcept {
+  if (data_ == nullptr) return;
+  Header* h = header();
+  if (h->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    const std::size_t bytes = h->bytes;
+    h->~Header();
+    release_buffer(data_ - header_bytes, bytes);
+  }
+  data_ = nullptr;
+}
+
+}  // namespace detail
 
 void Tensor::allocate(std::size_t bytes) {
   if (bytes <= inline_bytes) {
@@ -32,8 +53,15 @@ void Tensor::allocate(std::size_t bytes) {
     return;
   }
   std::size_t capacity = bytes;
-  std::byte* p = detail::acquire_buffer(capacity);  // per-thread cache: see buffer_pool.hpp
-  heap_ = std::unique_ptr<std::byte[], AlignedFree>(p, AlignedFree{capacity});
+  heap_ = detail::SharedBuffer(capacity);
+  capacity_bytes_ = capacity;
+}
+
+void Tensor::detach() {
+  std::size_t capacity = nbytes();
+  detail::SharedBuffer own(capacity);
+  std::memcpy(own.get(), heap_.get(), nbytes());
+  heap_ = std::move(own);
   capacity_bytes_ = capacity;
 }
 
@@ -100,9 +128,9 @@ Tensor Tensor::from(const Shape& shape, std::initializer_list<double> values, DT
   return t;
 }
 
-Tensor::Tensor(const Tensor& other) : dtype_(other.dtype_), shape_(other.shape_) {
-  allocate(nbytes());
-  std::memcpy(storage(), other.storage(), nbytes());
+Tensor::Tensor(const Tensor& other)
+    : dtype_(other.dtype_), shape_(other.shape_), capacity_bytes_(other.capacity_bytes_), heap_(other.heap_) {
+  if (!heap_) std::memcpy(small_, other.small_, inline_bytes);
 }
 
 Tensor::Tensor(Tensor&& other) noexcept
@@ -119,7 +147,12 @@ Tensor::Tensor(Tensor&& other) noexcept
 }
 
 Tensor& Tensor::operator=(const Tensor& other) {
-  if (this != &other) copy_from(other);
+  if (this == &other) return *this;
+  dtype_ = other.dtype_;
+  shape_ = other.shape_;
+  capacity_bytes_ = other.capacity_bytes_;
+  heap_ = other.heap_;
+  if (!heap_) std::memcpy(small_, other.small_, inline_bytes);
   return *this;
 }
 
@@ -190,6 +223,7 @@ Tensor Tensor::reshape(const Shape& shape) const {
 }
 
 void Tensor::fill(double value) {
+  if (heap_.shared()) allocate(nbytes());  // every element is overwritten: no need to copy them
   dispatch_dtype(dtype_, [&](auto z) {
     using T = decltype(z);
     T* p = data<T>();
@@ -199,7 +233,7 @@ void Tensor::fill(double value) {
 
 void Tensor::resize(const Shape& shape, DType dtype) {
   const std::size_t bytes = shape.numel() * dtype_size(dtype);
-  if (bytes > capacity_bytes_) allocate(bytes);
+  if (bytes > capacity_bytes_ || heap_.shared()) allocate(bytes);
   shape_ = shape;
   dtype_ = dtype;
 }

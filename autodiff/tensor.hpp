@@ -5,15 +5,22 @@
 //   Tensor u = exp(t) + 1.0;            // NumPy names and broadcasting (autodiff/tensor_ops.hpp)
 //   xt::xarray<double> b = u.array<double>();
 //
-// A Tensor is a value: copying it copies its elements, moving it is cheap. Tensors of at most
+// A Tensor is a value: a copy behaves as a copy of its elements. Copies share the heap buffer until
+// one of them is written (copy on write: every mutable access detaches a shared buffer first), so
+// copying, reshaping and putting a tensor on a tape cost no element copies. Tensors of at most
 // 2 doubles (4 floats) keep their elements inline, so scalar code never touches the heap.
 // Heap storage is 64-byte aligned for AVX-512 loads and comes from a per-thread cache of buffers
 // (autodiff/buffer_pool.hpp), so a loop that computes the same shapes every step stops allocating.
+//
+// A pointer from a mutable access (data<T>(), raw_data()) is valid for writing until the tensor is
+// next copied: write through it before handing copies out, as the kernels do.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
-#include <memory>
+#include <cstdint>
 #include <string>
+#include <utility>
 
 #include <xtensor/xarray.hpp>
 
@@ -22,6 +29,44 @@
 #include "autodiff/shape.hpp"
 
 namespace jetgrad {
+
+namespace detail {
+
+// A heap buffer from the per-thread cache, shared by reference count. Its count sits in a 64-byte
+// header in front of the elements, so the elements stay 64-byte aligned.
+class SharedBuffer {
+ public:
+  SharedBuffer() noexcept = default;
+  explicit SharedBuffer(std::size_t& capacity);  // at least `capacity` bytes; raised to the true capacity
+  SharedBuffer(const SharedBuffer& other) noexcept : data_(other.data_) {
+    if (data_ != nullptr) header()->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  SharedBuffer(SharedBuffer&& other) noexcept : data_(std::exchange(other.data_, nullptr)) {}
+  SharedBuffer& operator=(SharedBuffer other) noexcept {
+    std::swap(data_, other.data_);
+    return *this;
+  }
+  ~SharedBuffer() { reset(); }
+
+  void reset() noexcept;
+  std::byte* get() const noexcept { return data_; }
+  explicit operator bool() const noexcept { return data_ != nullptr; }
+  bool shared() const noexcept {
+    return data_ != nullptr && header()->refs.load(std::memory_order_acquire) > 1;
+  }
+
+ private:
+  struct Header {
+    std::atomic<std::uint32_t> refs;
+    std::size_t bytes;  // the whole allocation, header included
+  };
+  static constexpr std::size_t header_bytes = 64;
+  Header* header() const noexcept { return reinterpret_cast<Header*>(data_ - header_bytes); }
+
+  std::byte* data_ = nullptr;  // the elements; the header is just before them
+};
+
+}  // namespace detail
 
 class Tensor {
  public:
@@ -80,25 +125,24 @@ class Tensor {
   std::string str() const;  // NumPy-like text, for printing and error messages
 
  private:
-  struct AlignedFree {
-    AlignedFree() noexcept : bytes(0) {}
-    explicit AlignedFree(std::size_t capacity) noexcept : bytes(capacity) {}
-    void operator()(std::byte* p) const noexcept;
-    std::size_t bytes;  // the capacity, to return the buffer to its size class
-  };
   static constexpr std::size_t inline_bytes = 16;
 
-  std::byte* storage() { return heap_ ? heap_.get() : reinterpret_cast<std::byte*>(small_); }
+  // Mutable access: a shared buffer is detached (copied) first.
+  std::byte* storage() {
+    if (heap_.shared()) detach();
+    return heap_ ? heap_.get() : reinterpret_cast<std::byte*>(small_);
+  }
   const std::byte* storage() const {
     return heap_ ? heap_.get() : reinterpret_cast<const std::byte*>(small_);
   }
   void check_dtype(DType wanted) const;
-  void allocate(std::size_t bytes);
+  void allocate(std::size_t bytes);  // a fresh, unshared buffer (contents unspecified)
+  void detach();                     // an own copy of a shared buffer
 
   DType dtype_ = DType::f64;
   Shape shape_;
   std::size_t capacity_bytes_ = inline_bytes;
-  std::unique_ptr<std::byte[], AlignedFree> heap_;
+  detail::SharedBuffer heap_;
   alignas(16) double small_[inline_bytes / sizeof(double)] = {};
 };
 

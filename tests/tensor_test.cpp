@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "autodiff/tensor_ops.hpp"
+
 using namespace jetgrad;
 using Catch::Contains;
 
@@ -111,7 +113,7 @@ TEST_CASE("Tensor storage: inline when small, aligned heap otherwise", "[tensor]
   }
 }
 
-TEST_CASE("Tensor copies are deep, moves are cheap and leave a valid tensor", "[tensor]") {
+TEST_CASE("Tensor copies behave as deep copies, moves are cheap and leave a valid tensor", "[tensor]") {
   for (std::size_t n : {2u, 100u}) {
     Tensor a = Tensor::arange(n);
     Tensor b = a;
@@ -137,6 +139,60 @@ TEST_CASE("Tensor copies are deep, moves are cheap and leave a valid tensor", "[
     a = m2;                 // reusable after move
     CHECK(a.at(1) == 1.0);
   }
+}
+
+namespace {
+const void* buffer_of(const Tensor& t) { return t.raw_data(); }  // the const access: never detaches
+}  // namespace
+
+TEST_CASE("Tensor copies share the buffer until one of them is written", "[tensor]") {
+  const Tensor original = Tensor::arange(100, DType::f32);
+  const auto untouched = [&] {
+    for (std::size_t i = 0; i < 100; ++i)
+      if (original.at(i) != static_cast<double>(i)) return false;
+    return true;
+  };
+  // Copies, assignments and reshapes share; each kind of write detaches only the written tensor.
+  Tensor copy = original;
+  Tensor assigned(DType::f64, Shape{3});
+  assigned = original;
+  const Tensor reshaped = original.reshape(Shape{10, 10});
+  CHECK(buffer_of(copy) == buffer_of(original));
+  CHECK(buffer_of(assigned) == buffer_of(original));
+  CHECK(buffer_of(reshaped) == buffer_of(original));
+
+  copy.set(3, -1.0);
+  CHECK(buffer_of(copy) != buffer_of(original));
+  CHECK(copy.at(3) == -1.0);
+  CHECK(copy.at(4) == 4.0);  // the rest was copied on detaching
+  assigned.data<float>()[0] = 7.0f;
+  CHECK(assigned.at(0) == 7.0);
+  CHECK(assigned.at(99) == 99.0);
+  CHECK(untouched());
+
+  const auto written_by = [&](const auto& write) {
+    Tensor t = original;
+    write(t);
+    return t;
+  };
+  CHECK(written_by([](Tensor& t) { t.fill(2.0); }).at(50) == 2.0);
+  CHECK(written_by([](Tensor& t) { t += Tensor(1.0, DType::f32); }).at(50) == 51.0);
+  CHECK(written_by([&](Tensor& t) { axpy(2.0, original, t); }).at(50) == 150.0);
+  CHECK(written_by([](Tensor& t) { scale(t, 0.5); }).at(50) == 25.0);
+  CHECK(written_by([](Tensor& t) { static_cast<float*>(t.raw_data())[50] = 0.0f; }).at(50) == 0.0);
+  CHECK(written_by([](Tensor& t) { t.resize(Shape{100}, DType::f32); }).shape() == Shape{100});
+  Tensor into = original;
+  into.copy_from(Tensor::zeros(Shape{100}, DType::f32));
+  CHECK(into.at(50) == 0.0);
+  CHECK(untouched());
+
+  // A buffer outlives the tensor that made it, for as long as a copy holds it.
+  Tensor survivor;
+  {
+    Tensor temporary = Tensor::arange(1000);
+    survivor = temporary;
+  }
+  CHECK(survivor.at(999) == 999.0);
 }
 
 TEST_CASE("Tensor::resize reuses the buffer when it is large enough", "[tensor]") {

@@ -73,3 +73,26 @@ TEST_CASE("threads: the functional API and replays run concurrently on per-threa
   CHECK(test::same_bits(pa, a));
   CHECK(test::same_bits(pb, b));
 }
+
+TEST_CASE("threads: copies of one tensor are read, written and dropped on several threads", "[threads]") {
+  // The shared buffer's count is atomic: each thread copies, writes its own copy (detaching it) and
+  // drops its copies, many times; the original and every thread's result stay exact.
+  const Tensor original = Tensor::arange(4096, DType::f32);
+  const auto work = [&](double delta) {
+    double total = 0.0;
+    for (int k = 0; k < 2000; ++k) {
+      Tensor mine = original;
+      const Tensor reader = original;  // a copy that is only read, and dropped at once
+      mine.set(static_cast<std::size_t>(k), delta);
+      total += mine.at(static_cast<std::size_t>(k)) + reader.at(4095);
+    }
+    return total;
+  };
+  double ta = 0.0, tb = 0.0;
+  std::thread t1([&] { ta = work(1.0); }), t2([&] { tb = work(-1.0); });
+  t1.join();
+  t2.join();
+  CHECK(ta == 2000.0 * (1.0 + 4095.0));
+  CHECK(tb == 2000.0 * (-1.0 + 4095.0));
+  for (std::size_t i = 0; i < original.numel(); ++i) REQUIRE(original.at(i) == static_cast<double>(i));
+}
