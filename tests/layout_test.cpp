@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -223,6 +224,29 @@ TEST_CASE("concat", "[layout]") {
   }
   CHECK_THROWS_WITH(concat({Tensor(DType::f32, Shape{2}), Tensor(DType::f64, Shape{2})}, 0),
                     Contains("float32") && Contains("float64"));
+}
+
+TEST_CASE("gather and scatter_add along the last axis with runs of consecutive indices (im2col)",
+          "[layout]") {
+  // Overlapping windows, as a convolution's index table has them: the kernels copy and add whole runs.
+  std::vector<std::size_t> idx;
+  for (const auto& [first, length] :
+       std::vector<std::pair<std::size_t, std::size_t>>{{0, 5}, {2, 5}, {1, 5}, {0, 7}})
+    for (std::size_t t = 0; t < length; ++t) idx.push_back(first + t);
+  for (DType dt : kDTypes) {
+    INFO(ref::name(dt));
+    const Shape s{3, 2, 7}, gathered{3, 2, idx.size()};
+    const Tensor x = ref::random(s, dt, -1, 1, 103), y = ref::random(gathered, dt, -1, 1, 104);
+    Tensor expected_gather(DType::f64, gathered), expected_scatter(DType::f64, s);
+    for (std::size_t row = 0; row < 6; ++row)
+      for (std::size_t c = 0; c < idx.size(); ++c) {
+        expected_gather.set(row * idx.size() + c, x.at(row * 7 + idx[c]));
+        const std::size_t j = row * 7 + idx[c];
+        expected_scatter.set(j, expected_scatter.at(j) + y.at(row * idx.size() + c));
+      }
+    require_equal(gather(x, idx, -1), expected_gather);
+    ref::require_close(scatter_add(y, idx, -1, s), expected_scatter, ref::tol_for(dt));
+  }
 }
 
 TEST_CASE("gather and scatter_add (np.take semantics)", "[layout]") {

@@ -321,6 +321,33 @@ Tensor concat(std::initializer_list<Tensor> parts, int axis) {
   return concat(std::span<const Tensor>(parts.begin(), parts.size()), axis);
 }
 
+namespace {
+
+// Runs of consecutive indices, idx[c + t] = idx[c] + t: a convolution's index table (im2col) is made of
+// window rows, OW long for stride 1, which gather copies and scatter_add adds as blocks the compiler
+// vectorizes, instead of element by element.
+struct IndexRun {
+  std::size_t position, index, length;  // indices[position + t] == index + t for t < length
+};
+std::vector<IndexRun> index_runs(std::span<const std::size_t> indices) {
+  std::vector<IndexRun> runs;
+  for (std::size_t c = 0; c < indices.size();) {
+    std::size_t length = 1;
+    while (c + length < indices.size() && indices[c + length] == indices[c] + length) ++length;
+    runs.push_back({c, indices[c], length});
+    c += length;
+  }
+  return runs;
+}
+// Worth the blocks only when runs are long enough on average (pooling windows of stride 2 are not).
+bool long_runs(const std::vector<IndexRun>& runs, std::size_t k) { return runs.size() * 4 <= k; }
+template <class T>
+void add_block(const T* __restrict src, T* __restrict dst, std::size_t n) {
+  for (std::size_t t = 0; t < n; ++t) dst[t] += src[t];
+}
+
+}  // namespace
+
 Tensor gather(const Tensor& x, std::span<const std::size_t> indices, int axis) {
   const int ax = normalize_axis(axis, x.rank(), "gather");
   check_indices("gather", indices, x.shape(), ax);
@@ -337,6 +364,11 @@ Tensor gather(const Tensor& x, std::span<const std::size_t> indices, int axis) {
       const T* src = x.data<T>();
       T* dst = out.data<T>();
       const std::size_t* idx = indices.data();
+      if (const auto runs = index_runs(indices); long_runs(runs, k)) {
+        for (std::size_t o = 0; o < e.outer; ++o, src += e.n, dst += k)
+          for (const IndexRun& r : runs) std::copy_n(src + r.index, r.length, dst + r.position);
+        return;
+      }
       for (std::size_t o = 0; o < e.outer; ++o, src += e.n, dst += k)
         for (std::size_t c = 0; c < k; ++c) dst[c] = src[idx[c]];
     });
@@ -365,7 +397,12 @@ Tensor scatter_add(const Tensor& x, std::span<const std::size_t> indices, int ax
     const T* px = x.data<T>();
     T* po = out.data<T>();
     const std::size_t* idx = indices.data();
-    if (e.inner == 1) {  // along the last axis (col2im): the typed loop gather has, transposed
+    if (e.inner == 1) {  // along the last axis (col2im): the typed loops gather has, transposed
+      if (const auto runs = index_runs(indices); long_runs(runs, k)) {
+        for (std::size_t o = 0; o < e.outer; ++o, px += k, po += e.n)
+          for (const IndexRun& r : runs) add_block(px + r.position, po + r.index, r.length);
+        return;
+      }
       for (std::size_t o = 0; o < e.outer; ++o, px += k, po += e.n)
         for (std::size_t c = 0; c < k; ++c) po[idx[c]] += px[c];
       return;
