@@ -59,6 +59,8 @@ Tensor& operator+=(Tensor& a, const Tensor& b);
 // In-place updates through BLAS level 1 (same shape and dtype): y += alpha x, and y *= alpha.
 void axpy(double alpha, const Tensor& x, Tensor& y);
 void scale(Tensor& y, double alpha);
+// acc += a ⊙ b, fused when all three have one shape and dtype (else through the broadcasting ops).
+void add_product(Tensor& acc, const Tensor& a, const Tensor& b);
 
 // Comparisons give 1 where true and 0 where false, in the operands' dtype.
 Tensor less(const Tensor& a, const Tensor& b);

@@ -297,6 +297,22 @@ TEST_CASE("axpy and scale update in place", "[elementwise]") {
   CHECK_THROWS_WITH(axpy(1.0, Tensor(DType::f64, Shape{3}), y), Contains("dtype mismatch"));
 }
 
+TEST_CASE("add_product accumulates a * b, fused or broadcast", "[elementwise]") {
+  for (DType dt : kDTypes) {
+    for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{Shape{37}, Shape{37}},        // fused
+                                                                     {Shape{3, 70}, Shape{3, 70}},  // fused
+                                                                     {Shape{3, 4}, Shape{4}}}) {  // broadcast
+      INFO(ref::name(dt) << " " << sa.str() << " += a * " << sb.str());
+      Tensor acc = ref::random(sa, dt, -2, 2, 6);
+      const Tensor a = ref::random(sa, dt, -2, 2, 7), b = ref::random(sb, dt, -2, 2, 8);
+      const Tensor expected = ref::binary(acc, ref::binary(a, b, [](double x, double y) { return x * y; }),
+                                          [](double x, double y) { return x + y; });
+      add_product(acc, a, b);
+      ref::require_close(acc, expected, ref::tol_for(dt, 4));
+    }
+  }
+}
+
 TEST_CASE("operator+= broadcasts b into a", "[elementwise]") {
   for (DType dt : kDTypes) {
     for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{Shape{3, 4}, Shape{4}},

@@ -1,11 +1,13 @@
 // In-place updates y += αx and y *= α (BLAS level 1): the optimizers' parameter and state updates,
-// without the temporaries an expression like theta - d * lr allocates and fills.
+// without the temporaries an expression like theta - d * lr allocates and fills; and acc += a ⊙ b,
+// the inner step of a Taylor product series.
 #include <climits>
 #include <string>
 #include <type_traits>
 
 #include <cblas.h>
 
+#include "autodiff/kernels/simd.hpp"
 #include "autodiff/tensor_ops.hpp"
 
 namespace jetgrad {
@@ -44,6 +46,28 @@ void scale(Tensor& y, double alpha) {
       cblas_sscal(n, static_cast<float>(alpha), y.data<float>(), 1);
     else
       cblas_dscal(n, alpha, y.data<double>(), 1);
+  });
+}
+
+void add_product(Tensor& acc, const Tensor& a, const Tensor& b) {
+  if (!(a.shape() == acc.shape()) || !(b.shape() == acc.shape()) || a.dtype() != acc.dtype() ||
+      b.dtype() != acc.dtype()) {
+    acc += a * b;  // broadcasting (and its checks) through the general kernels
+    return;
+  }
+  dispatch_dtype(acc.dtype(), [&](auto z) {
+    using T = decltype(z);
+    using detail::Batch;
+    constexpr std::size_t W = detail::simd_width<T>;
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* pc = acc.data<T>();
+    const std::size_t n = acc.numel(), full = n - n % W;
+    for (std::size_t i = 0; i < full; i += W)
+      xsimd::fma(Batch<T>::load_unaligned(pa + i), Batch<T>::load_unaligned(pb + i),
+                 Batch<T>::load_unaligned(pc + i))
+          .store_unaligned(pc + i);
+    for (std::size_t i = full; i < n; ++i) pc[i] += pa[i] * pb[i];
   });
 }
 

@@ -121,8 +121,23 @@ Series bilinear_series(int K, const SeriesView& a, const SeriesView& b, M&& m) {
   }
   return ys;
 }
+// The elementwise case, accumulated in place (acc += a_j ⊙ b_{k-j} fused: no product temporaries).
 inline Series product_series(int K, const SeriesView& a, const SeriesView& b) {
-  return bilinear_series(K, a, b, [](const Tensor& u, const Tensor& v) { return u * v; });
+  Series ys;
+  if (a.zero() && b.zero()) return ys;
+  ys.reserve(static_cast<std::size_t>(K));
+  for (int k = 1; k <= K; ++k) {
+    if (a.zero()) {
+      ys.push_back(a[0] * b[k]);
+    } else if (b.zero()) {
+      ys.push_back(a[k] * b[0]);
+    } else {
+      Tensor acc = a[0] * b[k];
+      for (int j = 1; j <= k; ++j) add_product(acc, a[j], b[k - j]);
+      ys.push_back(std::move(acc));
+    }
+  }
+  return ys;
 }
 
 // An input's series lifted to the output's rank (a copy only when the ranks differ).
