@@ -112,10 +112,7 @@ void Objective::set_values(const ParamVector& theta) {
   check_like_params(theta, "set_values");
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& v = params_[i]->value;
-    if (theta[i].dtype() == v.dtype())
-      v.copy_from(theta[i]);  // no intermediate copy (Tensor::to copies)
-    else
-      v.copy_from(theta[i].to(v.dtype()));
+    v = theta[i].dtype() == v.dtype() ? theta[i] : theta[i].to(v.dtype());  // shares the buffer (copy on write)
   }
 }
 
