@@ -1,15 +1,29 @@
 #include "nn/module.hpp"
 
 #include <sstream>
+#include <utility>
 
 namespace jetgrad::nn {
 
-Parameter::Parameter(std::string name, Tensor v)
-    : value(std::move(v)), grad(Tensor::zeros(value.shape(), value.dtype())), name_(std::move(name)) {}
+Parameter::Parameter(std::string name, Tensor v) : value(std::move(v)), name_(std::move(name)) {
+  zero_grad();
+}
 
 void Parameter::zero_grad() {
-  grad.resize(value.shape(), value.dtype());
-  grad.fill(0.0);
+  if (!(zeros_.shape() == value.shape()) || zeros_.dtype() != value.dtype())
+    zeros_ = Tensor::zeros(value.shape(), value.dtype());
+  grad = zeros_;
+}
+
+void Parameter::accumulate_grad(Tensor&& g) {
+  // Any write to grad since zero_grad detached it from zeros_ (copy on write), so the same buffer
+  // means untouched zeros. (Inline tensors never compare equal: they take the += path.)
+  const bool untouched = std::as_const(grad).raw_data() == std::as_const(zeros_).raw_data() &&
+                         grad.shape() == g.shape() && grad.dtype() == g.dtype();
+  if (untouched)
+    grad = std::move(g);
+  else
+    grad += g;
 }
 
 std::optional<Var> Parameter::bound(const Tape& tape) const {
@@ -188,7 +202,7 @@ void backward(const Var& loss, Module& module) {
     }
   }
   std::vector<Tensor> grads = tape.gradient(loss, vars);
-  for (std::size_t i = 0; i < used.size(); ++i) used[i]->grad += grads[i];
+  for (std::size_t i = 0; i < used.size(); ++i) used[i]->accumulate_grad(std::move(grads[i]));
 }
 
 }  // namespace jetgrad::nn

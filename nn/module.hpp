@@ -39,8 +39,11 @@ class Parameter {
   Tensor grad;  // shape of value; zeros until a backward writes it
   bool requires_grad = true;
 
-  // Sets grad to zeros of value's shape, in its own buffer when it has one of that size.
+  // Sets grad to zeros of value's shape. The zeros are a buffer the parameter keeps and grad shares
+  // (copy on write), so zeroing costs nothing and a later accumulate_grad can take its gradient as is.
   void zero_grad();
+  // grad += g; when grad is still the untouched zeros of zero_grad, g becomes grad without a pass.
+  void accumulate_grad(Tensor&& g);
 
   // The variable for this parameter on `tape`: made (as an input, or a constant when
   // requires_grad is false) on first use in a recording, then reused.
@@ -52,6 +55,7 @@ class Parameter {
 
  private:
   std::string name_;
+  Tensor zeros_;  // never written: grad shares it between zero_grad and the next accumulation
   std::uint64_t tape_id_ = 0;
   std::uint32_t generation_ = 0;
   Var var_;

@@ -112,7 +112,8 @@ void Objective::set_values(const ParamVector& theta) {
   check_like_params(theta, "set_values");
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& v = params_[i]->value;
-    v = theta[i].dtype() == v.dtype() ? theta[i] : theta[i].to(v.dtype());  // shares the buffer (copy on write)
+    v = theta[i].dtype() == v.dtype() ? theta[i]
+                                      : theta[i].to(v.dtype());  // shares the buffer (copy on write)
   }
 }
 
