@@ -261,7 +261,8 @@ void add_training_flags(CLI::App& app, RunConfig& c) {
   app.add_option("--alpha", c.alpha, "gam: weight of the flatness gradient (0.6); fad: weight of R0 (1.0)");
   app.add_option("--beta", c.beta, "fad: weight of R1")->capture_default_str();
   app.add_option("--gamma", c.gamma, "gr: gradient-norm penalty")->capture_default_str();
-  app.add_option("--schedule", c.schedule, "learning-rate schedule")
+  app.add_option("--schedule", c.schedule,
+                 "learning-rate schedule (cosine: from --lr down to 0 over all the --epochs)")
       ->check(CLI::IsMember({"constant", "cosine"}))
       ->capture_default_str();
   app.add_option("--epochs", c.epochs, "epochs (with --resume: the total to reach)")->capture_default_str();

@@ -255,6 +255,14 @@ CLI::App* add_train_command(CLI::App& root, std::function<int()>& run) {
         }
       }
       config = read_run_config(*resume);
+      if (sub->count("--epochs") > 0 && c->epochs != config.epochs && config.schedule == "cosine") {
+        std::fprintf(
+            stderr,
+            "jetgrad: note: the cosine schedule spans the run's epochs; from here on the learning rate "
+            "follows one over %zu epochs instead of %zu, so the run will differ from an uninterrupted "
+            "run of %zu epochs\n",
+            c->epochs, config.epochs, c->epochs);
+      }
       if (sub->count("--epochs") > 0) config.epochs = c->epochs;
       if (sub->count("--threads") > 0 && c->threads != config.threads) {
         std::fprintf(
