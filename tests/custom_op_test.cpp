@@ -9,6 +9,7 @@
 
 #include "autodiff/custom.hpp"
 #include "autodiff/functional.hpp"
+#include "support/cube_ops.hpp"
 #include "support/gradcheck_support.hpp"
 #include "support/messages.hpp"
 
@@ -22,17 +23,9 @@ Tensor rnd(const Shape& s, double lo, double hi, std::uint64_t seed) {
   return gc::random_tensor(s, lo, hi, seed);
 }
 
+using jetgrad::test::Cube;
+using jetgrad::test::CubeWithTaylor;
 using jetgrad::test::message_of;
-
-// The example of custom.hpp: y = x³, x̄ = 3 g x².
-struct Cube {
-  static constexpr const char* name = "cube";
-  static Tensor eval(const CustomInputs<Tensor>& x) { return x[0] * x[0] * x[0]; }
-  template <class X>
-  static std::vector<X> vjp(const X& g, const CustomInputs<X>& x, const X&) {
-    return {g * (3.0 * x[0] * x[0])};
-  }
-};
 
 // Two broadcasting inputs, and a vjp that uses the output: y = a e^b (a: (2,3), b: (3,)),
 // ā = g e^b = g y / a is avoided; b̄ = Σ_rows g y.
@@ -42,36 +35,6 @@ struct ScaledExp {
   template <class X>
   static std::vector<X> vjp(const X& g, const CustomInputs<X>& x, const X& y) {
     return {g * exp(x[1]), sum_to(g * y, x[1].shape())};
-  }
-};
-
-// A cube with a Taylor rule, so Taylor-over-reverse (the default hvp, hessian) works through it:
-// y = x³ as the Cauchy product of x with x².
-struct CubeWithTaylor {
-  static constexpr const char* name = "cube_taylor";
-  static Tensor eval(const CustomInputs<Tensor>& x) { return x[0] * x[0] * x[0]; }
-  template <class X>
-  static std::vector<X> vjp(const X& g, const CustomInputs<X>& x, const X&) {
-    return {g * (3.0 * x[0] * x[0])};
-  }
-  static std::vector<Tensor> taylor(const CustomInputs<Tensor>& x,
-                                    std::span<const std::vector<Tensor>* const> series, const Tensor&,
-                                    int K) {
-    // x(t) = x0 + Σ x_k t^k; s = x², y = s x, both by Cauchy products.
-    const std::vector<Tensor>& xs = *series[0];
-    auto xk = [&](int k) { return k == 0 ? x[0] : xs[static_cast<std::size_t>(k - 1)]; };
-    std::vector<Tensor> s{x[0] * x[0]}, y;
-    for (int k = 1; k <= K; ++k) {
-      Tensor sk = xk(0) * xk(k);
-      for (int j = 1; j <= k; ++j) sk = sk + xk(j) * xk(k - j);
-      s.push_back(sk);
-    }
-    for (int k = 1; k <= K; ++k) {
-      Tensor yk = s[0] * xk(k);
-      for (int j = 1; j <= k; ++j) yk = yk + s[static_cast<std::size_t>(j)] * xk(k - j);
-      y.push_back(yk);
-    }
-    return y;
   }
 };
 
