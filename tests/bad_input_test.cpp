@@ -19,30 +19,15 @@
 #include "nn/linear.hpp"
 #include "nn/module.hpp"
 #include "nn/serialize.hpp"
+#include "support/temp_files.hpp"
 
 using namespace jetgrad;
 using Catch::Contains;
+using test::read_bytes;
+using test::TempFile;
+using test::write_bytes;
 
 namespace {
-
-// A scratch file removed at the end of the test.
-struct TempFile {
-  std::string path;
-  explicit TempFile(const std::string& stem)
-      : path((std::filesystem::temp_directory_path() /
-              ("jetgrad_bad_" + stem + "_" + std::to_string(::getpid())))
-                 .string()) {}
-  ~TempFile() { std::filesystem::remove(path); }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 void put_be32(std::string& s, std::uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((v >> shift) & 0xff));

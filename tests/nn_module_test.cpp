@@ -21,6 +21,8 @@
 #include "nn/loss.hpp"
 #include "support/gradcheck_support.hpp"
 #include "support/messages.hpp"
+#include "support/optim_models.hpp"
+#include "support/temp_files.hpp"
 
 using namespace jetgrad;
 using Catch::Contains;
@@ -28,6 +30,10 @@ using Catch::Contains;
 namespace {
 
 using jetgrad::test::message_of;
+using jetgrad::test::read_bytes;
+using jetgrad::test::same_bits;
+using jetgrad::test::TempFile;
+using jetgrad::test::write_bytes;
 
 std::shared_ptr<nn::Sequential> mlp(std::vector<std::size_t> sizes, Generator& gen,
                                     DType dtype = DType::f64) {
@@ -41,30 +47,6 @@ std::shared_ptr<nn::Sequential> mlp(std::vector<std::size_t> sizes, Generator& g
 
 void sgd_step(nn::Module& m, double lr) {
   for (nn::Parameter* p : m.parameters()) p->value = p->value - lr * p->grad;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
-         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
-}
-
-// A scratch path removed at the end of the test.
-struct TempFile {
-  std::string path;
-  explicit TempFile(const std::string& stem)
-      : path((std::filesystem::temp_directory_path() /
-              ("jetgrad_nn_" + stem + "_" + std::to_string(::getpid()) + ".jgw"))
-                 .string()) {}
-  ~TempFile() { std::filesystem::remove(path); }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 }  // namespace
@@ -211,7 +193,7 @@ TEST_CASE("save -> load gives identical outputs", "[nn][serialize]") {
   auto saved = mlp({4, 6, 3}, gen, DType::f32);
   auto loaded = mlp({4, 6, 3}, gen, DType::f32);  // other weights until loaded
   const Tensor X = normal(Shape{5, 4}, 0.0, 1.0, gen, DType::f32);
-  TempFile file("roundtrip");
+  TempFile file("roundtrip.jgw");
   saved->save(file.path);
   {
     Tape tape;
@@ -231,7 +213,7 @@ TEST_CASE("save -> load gives identical outputs", "[nn][serialize]") {
 TEST_CASE("damaged and foreign checkpoints are rejected with their reason", "[nn][serialize]") {
   Generator gen(4);
   auto net = mlp({3, 5, 2}, gen);
-  TempFile good("good"), bad("bad");
+  TempFile good("good.jgw"), bad("bad.jgw");
   net->save(good.path);
   const std::string bytes = read_bytes(good.path);
   REQUIRE(bytes.size() > 40);

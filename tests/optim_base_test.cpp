@@ -21,19 +21,11 @@
 
 using namespace jetgrad;
 using Catch::Contains;
+using test::check_close;
 using test::FunctionModel;
 using test::vec;
 
 namespace {
-
-void check_close(const Tensor& t, const std::vector<double>& expected, double tol) {
-  const std::vector<double> got = test::values_of(t);
-  REQUIRE(got.size() == expected.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i);
-    CHECK(got[i] == Approx(expected[i]).margin(tol).epsilon(0));
-  }
-}
 
 // The test quadratic of the base optimizers: L = ½ θᵀAθ, A = [[2, 1], [1, 3]], θ₀ = (1, −1),
 // so g₀ = Aθ₀ = (1, −2).

@@ -21,6 +21,7 @@
 #endif
 
 using namespace jetgrad;
+using test::check_close;
 using test::FunctionModel;
 using test::vec;
 
@@ -56,19 +57,6 @@ Tensor direction_of(FunctionModel& model, const MakeWrapper& make) {
   wrapper->step(objective);
   REQUIRE(seen->directions.size() == 1);
   return seen->directions[0][0];
-}
-
-void check_close(const Tensor& t, const std::vector<double>& expected, double tol) {
-  const std::vector<double> got = test::values_of(t);
-  REQUIRE(got.size() == expected.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i);
-    CHECK(got[i] == Approx(expected[i]).margin(tol).epsilon(0));
-  }
-}
-
-void check_close(const Tensor& got, const Tensor& expected, double tol) {
-  check_close(got, test::values_of(expected), tol);
 }
 
 Tensor diag_1_10() { return Tensor::from(Shape{2, 2}, {1, 0, 0, 10}); }

@@ -12,22 +12,11 @@
 #include "support/optim_models.hpp"
 
 using namespace jetgrad;
+using test::check_close;
 using test::FunctionModel;
 using test::vec;
 
 namespace {
-
-void check_close(const Tensor& t, const std::vector<double>& expected, double tol) {
-  const std::vector<double> got = test::values_of(t);
-  REQUIRE(got.size() == expected.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i);
-    CHECK(got[i] == Approx(expected[i]).margin(tol).epsilon(0));
-  }
-}
-void check_close(const Tensor& got, const Tensor& expected, double tol) {
-  check_close(got, test::values_of(expected), tol);
-}
 
 using Dist = optim::RGEOptions::Distribution;
 using Diff = optim::RGEOptions::Difference;

@@ -2,11 +2,14 @@
 // function of that parameter, and an Objective over it.
 #pragma once
 
+#include <concepts>
 #include <cstring>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "autodiff/autodiff.hpp"
 #include "messages.hpp"
@@ -56,6 +59,21 @@ inline std::vector<double> values_of(const Tensor& t) {
   const Tensor d = t.to(DType::f64);
   const double* p = d.data<double>();
   return std::vector<double>(p, p + d.numel());
+}
+
+// Every element of t within `tol` (absolute) of `expected`.
+inline void check_close(const Tensor& t, const std::vector<double>& expected, double tol) {
+  const std::vector<double> got = values_of(t);
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("element " << i);
+    CHECK(got[i] == Approx(expected[i]).margin(tol).epsilon(0));
+  }
+}
+// The same against a tensor (a template so that a braced list of numbers picks the form above).
+template <std::same_as<Tensor> T>
+void check_close(const Tensor& got, const T& expected, double tol) {
+  check_close(got, values_of(expected), tol);
 }
 
 inline bool same_bits(const Tensor& a, const Tensor& b) {
