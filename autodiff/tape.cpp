@@ -6,12 +6,12 @@
 
 #include "autodiff/custom.hpp"
 #include "autodiff/sweeps/dispatch.hpp"
+#include "autodiff/sweeps/scalar_lane.hpp"
 #include "autodiff/var.hpp"
 
 namespace jetgrad {
 
 namespace {
-thread_local bool no_grad_active = false;
 
 // Index of the first NaN or infinity in t, or -1.
 std::ptrdiff_t first_non_finite(const Tensor& t) {
@@ -43,9 +43,8 @@ const char* compare_name(CompareKind kind) {
   return "?";
 }
 
-NoGrad::NoGrad() : previous_(no_grad_active) { no_grad_active = true; }
-NoGrad::~NoGrad() { no_grad_active = previous_; }
-bool NoGrad::active() { return no_grad_active; }
+NoGrad::NoGrad() : previous_(active_) { active_ = true; }
+NoGrad::~NoGrad() { active_ = previous_; }
 
 namespace {
 std::atomic<std::uint64_t> next_tape_id{1};  // the only process-wide state: a thread-safe counter
@@ -83,7 +82,8 @@ Var Tape::variable(const Tensor& value) {
 
 Var Tape::constant(const Tensor& value) { return record(Op::Constant, {}, value); }
 
-Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs) {
+// The bookkeeping every entry shares: checks, input links, needs_grad, attributes.
+inline Node& Tape::append(Op op, std::span<const Var> inputs, const Attrs* attrs) {
   if (std::this_thread::get_id() != owner_) check_thread(op_name(op));  // names only on failure
   if (inputs.size() > static_cast<std::size_t>(Node::max_inputs)) {
     throw ValueError(std::string(op_name(op)) + ": at most " + std::to_string(Node::max_inputs) +
@@ -91,6 +91,45 @@ Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* 
   }
   for (const Var& v : inputs)
     if (v.tape_ != this || v.generation_ != generation_) check_var(v, op_name(op));
+  Node& node = nodes_.emplace_back(op);
+  node.num_inputs = static_cast<std::uint8_t>(inputs.size());
+  bool any_input_needs_grad = false, all_inputs_real = true;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    node.inputs[i] = inputs[i].index_;
+    const Node& in = nodes_[static_cast<std::size_t>(inputs[i].index_)];
+    any_input_needs_grad |= in.needs_grad;
+    all_inputs_real &= in.real;
+  }
+  node.scalar_lane = !inputs.empty() && all_inputs_real && rules::in_scalar_lane(op);
+  node.needs_grad = any_input_needs_grad && rules::op_is_differentiable(op) && !NoGrad::active();
+  if (attrs != nullptr) {
+    node.attrs = static_cast<std::int32_t>(attrs_.size());
+    attrs_.emplace_back(*attrs);
+  }
+  return node;
+}
+
+void Tape::set_value(std::size_t i, Tensor&& value) {
+  const Node& n = nodes_[i];
+  if (n.real)
+    reals_[i] = *value.data<double>();
+  else
+    values_[static_cast<std::size_t>(n.value_slot)] = std::move(value);
+}
+
+const Tensor& Tape::real_as_tensor(std::size_t i) const {
+  const Node& n = nodes_[i];
+  if (n.value_slot < 0) {
+    n.value_slot = static_cast<std::int32_t>(values_.size());
+    values_.emplace_back();
+    real_tensors_.push_back(static_cast<std::int32_t>(i));
+  }
+  Tensor& t = values_[static_cast<std::size_t>(n.value_slot)];
+  *t.data<double>() = reals_[i];
+  return t;
+}
+
+Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs) {
   if (detect_anomaly_) {
     const std::ptrdiff_t bad = first_non_finite(value);
     if (bad >= 0) {
@@ -99,35 +138,40 @@ Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* 
                   std::to_string(bad) + " of its result of shape " + value.shape().str());
     }
   }
-  const auto is_real = [](const Tensor& t) { return t.rank() == 0 && t.dtype() == DType::f64; };
-  const bool real_output = is_real(value);
-  Node& node = nodes_.emplace_back(op, std::move(value));
-  node.num_inputs = static_cast<std::uint8_t>(inputs.size());
-  node.scalar_lane = !inputs.empty() && real_output && rules::in_scalar_lane(op);
-  bool any_input_needs_grad = false;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    node.inputs[i] = inputs[i].index_;
-    const Node& in = nodes_[static_cast<std::size_t>(inputs[i].index_)];
-    any_input_needs_grad |= in.needs_grad;
-    node.scalar_lane &= is_real(in.value);
+  if (value.rank() == 0 && value.dtype() == DType::f64) return record_real(op, inputs, value.item(), attrs);
+  Node& node = append(op, inputs, attrs);
+  node.scalar_lane = false;
+  node.value_slot = static_cast<std::int32_t>(values_.size());
+  reals_.push_back(0.0);
+  values_.emplace_back(std::move(value));
+  return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
+}
+
+Var Tape::record_real(Op op, std::span<const Var> inputs, double value, const Attrs* attrs) {
+  if (detect_anomaly_ && !std::isfinite(value)) {
+    throw Error("anomaly: entry #" + std::to_string(nodes_.size()) + " (" + op_name(op) + ") produced " +
+                std::to_string(value));
   }
-  node.needs_grad = any_input_needs_grad && rules::op_is_differentiable(op) && !NoGrad::active();
-  if (attrs != nullptr) {
-    node.attrs = static_cast<std::int32_t>(attrs_.size());
-    attrs_.emplace_back(*attrs);
-  }
+  Node& node = append(op, inputs, attrs);
+  node.real = true;
+  reals_.push_back(value);
   return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
 }
 
 std::size_t Tape::value_bytes() const {
   std::size_t bytes = 0;
-  for (std::size_t i = 0; i < nodes_.size(); ++i) bytes += nodes_[i].value.nbytes();
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    bytes +=
+        nodes_[i].real ? sizeof(double) : values_[static_cast<std::size_t>(nodes_[i].value_slot)].nbytes();
   return bytes;
 }
 
 void Tape::clear() {
   check_thread("clear");
   nodes_.clear();
+  values_.clear();
+  reals_.clear();
+  real_tensors_.clear();
   attrs_.clear();
   inputs_.clear();
   ++generation_;
@@ -175,8 +219,9 @@ std::string Tape::listing() const {
     os << '%' << i << " = " << entry_label(*this, i);
     for (int k = 0; k < n.num_inputs; ++k)
       os << (k == 0 ? " " : ", ") << '%' << n.inputs[static_cast<std::size_t>(k)];
-    os << "  : " << dtype_name(n.value.dtype()) << n.value.shape().str();
-    if (n.value.numel() == 1) os << " = " << n.value.item();
+    const Tensor& v = value(i);
+    os << "  : " << dtype_name(v.dtype()) << v.shape().str();
+    if (v.numel() == 1) os << " = " << v.item();
     if (!n.needs_grad && n.op != Op::Constant) os << "  [no grad]";
     os << '\n';
   }
@@ -192,7 +237,7 @@ std::string Tape::to_dot() const {
                         : n.op == Op::Constant ? ", style=dashed"
                                                : "";
     os << "  n" << i << " [label=\"%" << i << " " << entry_label(*this, i) << "\\n"
-       << n.value.shape().str() << "\"" << style << "];\n";
+       << value(i).shape().str() << "\"" << style << "];\n";
     for (int k = 0; k < n.num_inputs; ++k)
       os << "  n" << n.inputs[static_cast<std::size_t>(k)] << " -> n" << i << ";\n";
   }

@@ -55,19 +55,23 @@ struct Attrs {
   const CustomRule* custom = nullptr;                       // Custom
 };
 
-// One recorded primitive application.
+// One recorded primitive application. Its value is kept beside it (Tape::value), so that the
+// sweeps walk 32-byte entries and scalar code's doubles sit in one flat array.
 struct Node {
   static constexpr int max_inputs = 4;
 
-  Node(Op o, Tensor&& v) noexcept : op(o), value(std::move(v)) {}
+  explicit Node(Op o) noexcept : op(o) {}
 
   Op op = Op::Constant;
   std::uint8_t num_inputs = 0;
   bool needs_grad = false;   // some input path leads to an Input, outside no_grad
-  bool scalar_lane = false;  // it and its inputs are 0-d float64, and its rules run on doubles
+  bool real = false;         // the value is a 0-d float64, held as a plain double (Tape::real_value)
+  bool scalar_lane = false;  // it and its inputs are real, and its rules run on doubles
   std::array<std::int32_t, max_inputs> inputs{-1, -1, -1, -1};
   std::int32_t attrs = -1;  // index into the tape's attribute table, -1 for none
-  Tensor value;
+  // Index of the value in the tape's tensor table; a real entry gets one only when first read
+  // as a tensor (Tape::value), so scalar code records no tensors at all.
+  mutable std::int32_t value_slot = -1;
 };
 
 // Options of a reverse sweep.
@@ -94,6 +98,13 @@ class Tape {
   // tape's own bookkeeping (nodes, attributes) are not counted.
   std::size_t value_bytes() const;
   const Node& node(std::size_t i) const { return nodes_[i]; }
+  // The value of entry i (as recorded, or as of the last replay).
+  const Tensor& value(std::size_t i) const {
+    const Node& n = nodes_[i];
+    return n.real ? real_as_tensor(i) : values_[static_cast<std::size_t>(n.value_slot)];
+  }
+  // The value of a real entry (Node::real) as a double: what the scalar lane reads and writes.
+  double real_value(std::size_t i) const { return reals_[i]; }
   const Attrs* attrs_of(const Node& n) const {
     return n.attrs < 0 ? nullptr : &attrs_[static_cast<std::size_t>(n.attrs)];
   }
@@ -147,12 +158,24 @@ class Tape {
 
   // ---- used by Var operations and the sweeps ----
   Var record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs = nullptr);
+  // The scalar lane's record: a real result of real inputs, no Tensor built.
+  Var record_real(Op op, std::span<const Var> inputs, double value, const Attrs* attrs = nullptr);
   void check_var(const Var& v, const char* what) const;
   void check_thread(const char* what) const;
 
  private:
   friend class Var;
+  Node& append(Op op, std::span<const Var> inputs, const Attrs* attrs);
+  void set_value(std::size_t i, Tensor&& value);
+  const Tensor& real_as_tensor(std::size_t i) const;
+
   detail::StableVector<Node> nodes_;  // entries never move: rules may record while holding references
+  // Tensor values, at each entry's value_slot. A real entry's master copy is reals_[i] (entry
+  // index); its tensor, made on first read, is refreshed from it at every read and after every
+  // replay (so references handed out keep following the tape, as for tensor entries).
+  mutable detail::StableVector<Tensor> values_;
+  std::vector<double> reals_;
+  mutable std::vector<std::int32_t> real_tensors_;  // real entries that have a tensor
   detail::StableVector<Attrs> attrs_;
   std::vector<std::int32_t> inputs_;  // entry index of each variable(), in creation order
   std::uint32_t generation_ = 0;
@@ -169,9 +192,10 @@ class NoGrad {
   ~NoGrad();
   NoGrad(const NoGrad&) = delete;
   NoGrad& operator=(const NoGrad&) = delete;
-  static bool active();
+  static bool active() { return active_; }
 
  private:
+  static inline thread_local constinit bool active_ = false;
   bool previous_;
 };
 

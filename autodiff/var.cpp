@@ -7,13 +7,14 @@
 
 #include "autodiff/custom.hpp"
 #include "autodiff/sweeps/dispatch.hpp"
+#include "autodiff/sweeps/scalar_lane.hpp"
 
 namespace jetgrad {
 
 const Tensor& Var::value() const {
   if (tape_ == nullptr) throw TapeError("variable is not attached to a tape (make it with Tape::variable)");
   tape_->check_var(*this, "value");
-  return tape_->node(static_cast<std::size_t>(index_)).value;
+  return tape_->value(static_cast<std::size_t>(index_));
 }
 
 bool Var::needs_grad() const {
@@ -34,18 +35,18 @@ Tape& tape_of(const Var& v) {
 Var apply(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
   Tape& tape = tape_of(in[0]);
   if (rules::in_scalar_lane(op)) {
-    std::array<rules::Real, Node::max_inputs> values;
-    rules::EvalArgsT<rules::Real> real_args;
-    real_args.num_inputs = static_cast<int>(in.size());
-    real_args.attrs = attrs;
+    std::array<double, Node::max_inputs> values;
     bool lane = true;
     for (std::size_t k = 0; k < in.size() && lane; ++k) {
-      const Tensor& v = in[k].value();
-      lane = v.rank() == 0 && v.dtype() == DType::f64;
-      if (lane) values[k].v = *v.data<double>();
-      real_args.in[k] = &values[k];
+      if (in[k].tape() != &tape || in[k].generation() != tape.generation())
+        tape.check_var(in[k], op_name(op));
+      const auto index = static_cast<std::size_t>(in[k].index());
+      lane = tape.node(index).real;
+      values[k] = tape.real_value(index);
     }
-    if (lane) return tape.record(op, in, Tensor(rules::eval_scalar(op, real_args).v), attrs);
+    if (lane) {
+      return tape.record_real(op, in, rules::eval_real(op, values.data(), attrs), attrs);
+    }
   }
   rules::EvalArgs args;
   args.num_inputs = static_cast<int>(in.size());
@@ -61,7 +62,12 @@ Var apply(Op op, std::initializer_list<Var> in, const Attrs* attrs = nullptr) {
 }
 
 Var lift(const Var& like, const Tensor& c) { return tape_of(like).constant(c); }
-Var lift(const Var& like, double c) { return tape_of(like).constant(Tensor(c, like.dtype())); }
+Var lift(const Var& like, double c) {
+  Tape& tape = tape_of(like);
+  if (like.generation() == tape.generation() && tape.node(static_cast<std::size_t>(like.index())).real)
+    return tape.record_real(Op::Constant, {}, c);  // the scalar lane: no tensor built
+  return tape.constant(Tensor(c, like.dtype()));
+}
 
 Attrs reduction_attrs(const Var& x, int axis, bool keepdims) {
   Attrs at;

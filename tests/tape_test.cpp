@@ -295,7 +295,7 @@ TEST_CASE("tape: replay at new inputs equals re-recording", "[tape][replay]") {
     // Every entry recorded by f matches the fresh recording.
     for (std::size_t i = 0; i < fresh.size(); ++i) {
       INFO("entry #" << i);
-      CHECK_THAT(tape.node(i).value, AllClose(fresh.node(i).value, 0, 0));
+      CHECK_THAT(tape.value(i), AllClose(fresh.value(i), 0, 0));
     }
     // Replaying back at x0 restores the original values.
     Tape again;
@@ -547,4 +547,30 @@ TEST_CASE("tape: scalar (0-d) code works", "[tape][scalar]") {
   CHECK(tape.gradient(s, {x})[0].item() == Approx(6.0));
   CHECK(tape.gradient(sum(x), {x})[0].item() == 1.0);
   CHECK(tape.gradient(max(x), {x})[0].item() == 1.0);
+}
+
+TEST_CASE("tape: scalar entries keep their doubles apart and their tensors in step", "[tape][scalar]") {
+  // Scalar code records doubles, not tensors (tape.hpp: Tape::real_value); a tensor read of one
+  // (Var::value) is made on demand and must follow replays like any tensor value.
+  Tape tape;
+  const Var x = tape.variable(Tensor(0.5));
+  const Var y = sin(x) * x + 2.0;
+  const Var z = sum(Tensor::from({3}, {1, 2, 3}) * y);  // a tensor op on a scalar entry
+  // x, sin, *, 2.0, +, sum: six doubles; [1 2 3] and the product: two 3-element tensors.
+  CHECK(tape.value_bytes() == 6 * sizeof(double) + 2 * 3 * sizeof(double));
+  CHECK(tape.real_value(static_cast<std::size_t>(y.index())) == std::sin(0.5) * 0.5 + 2.0);
+  const Tensor& y_seen = y.value();  // a reference taken before the replay
+  CHECK(y_seen.item() == std::sin(0.5) * 0.5 + 2.0);
+
+  tape.replay({Tensor(1.5)});
+  const double y15 = std::sin(1.5) * 1.5 + 2.0;
+  CHECK(y_seen.item() == y15);   // the same reference shows the replayed value
+  CHECK(z.item() == 6.0 * y15);  // the tensor op read the replayed double
+  CHECK(tape.gradient(z, {x})[0].item() ==
+        Approx(6.0 * (std::cos(1.5) * 1.5 + std::sin(1.5))).epsilon(1e-14));
+  CHECK(tape.listing().find("= " + std::to_string(y15).substr(0, 4)) != std::string::npos);
+
+  // An input given as a 0-d tensor of another dtype is refused, naming both.
+  CHECK_THROWS_WITH(tape.replay({Tensor(1.5, DType::f32)}),
+                    Catch::Contains("float64()") && Catch::Contains("float32()"));
 }

@@ -17,13 +17,11 @@ extern template void vjp_op<Var>(Op, const VjpArgs<Var>&, Cotangents<Var>&);
 
 void taylor_op(Op op, const TaylorArgs& args, Series& out);
 
-// The scalar lane (ops/real.hpp): ops whose rules also run on plain doubles, used when every
-// input and the output are 0-d float64.
-bool in_scalar_lane(Op op);
-Real eval_scalar(Op op, const EvalArgsT<Real>& args);
-void vjp_scalar(Op op, const VjpArgs<Real>& args, Cotangents<Real>& cotangents);
+// The scalar lane's dispatch is inline, in scalar_lane.hpp.
 
 // Whether gradients can flow through the op at all (false for piecewise-constant ones).
-bool op_is_differentiable(Op op);
+inline bool op_is_differentiable(Op op) {
+  return op != Op::Constant && op != Op::Compare && op != Op::StopGradient && op != Op::Branch;
+}
 
 }  // namespace jetgrad::rules

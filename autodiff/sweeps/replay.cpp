@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "autodiff/sweeps/dispatch.hpp"
+#include "autodiff/sweeps/scalar_lane.hpp"
 #include "autodiff/var.hpp"
 
 namespace jetgrad {
@@ -13,31 +14,30 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
                      std::to_string(new_inputs.size()) + " values");
   }
   for (std::size_t k = 0; k < inputs_.size(); ++k) {
-    Tensor& slot = nodes_[static_cast<std::size_t>(inputs_[k])].value;
-    if (!(new_inputs[k].shape() == slot.shape()) || new_inputs[k].dtype() != slot.dtype()) {
-      throw ShapeError("replay: input " + std::to_string(k) + " was recorded as " + dtype_name(slot.dtype()) +
-                       slot.shape().str() + ", got " + dtype_name(new_inputs[k].dtype()) +
-                       new_inputs[k].shape().str());
+    const auto index = static_cast<std::size_t>(inputs_[k]);
+    const Tensor& recorded = value(index);
+    if (!(new_inputs[k].shape() == recorded.shape()) || new_inputs[k].dtype() != recorded.dtype()) {
+      throw ShapeError("replay: input " + std::to_string(k) + " was recorded as " +
+                       dtype_name(recorded.dtype()) + recorded.shape().str() + ", got " +
+                       dtype_name(new_inputs[k].dtype()) + new_inputs[k].shape().str());
     }
-    slot.copy_from(new_inputs[k]);
+    if (nodes_[index].real)
+      reals_[index] = *new_inputs[k].data<double>();
+    else
+      values_[static_cast<std::size_t>(nodes_[index].value_slot)].copy_from(new_inputs[k]);
   }
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    Node& n = nodes_[i];
+    const Node& n = nodes_[i];
     if (n.op == Op::Input || n.op == Op::Constant) continue;
-    if (n.scalar_lane) {  // 0-d float64: plain double arithmetic, written in place
-      std::array<rules::Real, Node::max_inputs> values;
-      rules::EvalArgsT<rules::Real> real_args;
-      real_args.num_inputs = n.num_inputs;
-      real_args.attrs = attrs_of(n);
-      for (int k = 0; k < n.num_inputs; ++k) {
-        const auto ik = static_cast<std::size_t>(k);
-        values[ik].v = *nodes_[static_cast<std::size_t>(n.inputs[ik])].value.data<double>();
-        real_args.in[ik] = &values[ik];
-      }
-      *n.value.data<double>() = rules::eval_scalar(n.op, real_args).v;
-      if (detect_anomaly_ && !std::isfinite(*n.value.data<double>())) {
+    if (n.scalar_lane) {  // plain double arithmetic on the flat array of reals
+      std::array<double, Node::max_inputs> in;
+      for (int k = 0; k < n.num_inputs; ++k)
+        in[static_cast<std::size_t>(k)] =
+            reals_[static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)])];
+      reals_[i] = rules::eval_real(n.op, in.data(), attrs_of(n));
+      if (detect_anomaly_ && !std::isfinite(reals_[i])) {
         throw Error("anomaly: entry #" + std::to_string(i) + " (" + op_name(n.op) + ") produced " +
-                    std::to_string(*n.value.data<double>()) + " during replay");
+                    std::to_string(reals_[i]) + " during replay");
       }
       continue;
     }
@@ -46,10 +46,11 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
     args.attrs = attrs_of(n);
     for (int k = 0; k < n.num_inputs; ++k)
       args.in[static_cast<std::size_t>(k)] =
-          &nodes_[static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)])].value;
-    n.value = rules::eval_op(n.op, args);
+          &value(static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)]));
+    set_value(i, rules::eval_op(n.op, args));
+    const Tensor& result = value(i);
     if (n.op == Op::Branch) {
-      const bool taken = n.value.item() != 0.0;
+      const bool taken = result.item() != 0.0;
       if (taken != args.attrs->branch_taken) {
         throw TapeError(
             "replay: the branch recorded at entry #" + std::to_string(i) + " (on entry #" +
@@ -59,14 +60,15 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
       }
     }
     if (detect_anomaly_) {
-      for (std::size_t e = 0; e < n.value.numel(); ++e) {
-        if (!std::isfinite(n.value.at(e))) {
+      for (std::size_t e = 0; e < result.numel(); ++e) {
+        if (!std::isfinite(result.at(e))) {
           throw Error("anomaly: entry #" + std::to_string(i) + " (" + op_name(n.op) + ") produced " +
-                      std::to_string(n.value.at(e)) + " at element " + std::to_string(e) + " during replay");
+                      std::to_string(result.at(e)) + " at element " + std::to_string(e) + " during replay");
         }
       }
     }
   }
+  for (const std::int32_t i : real_tensors_) real_as_tensor(static_cast<std::size_t>(i));
 }
 
 }  // namespace jetgrad

@@ -8,10 +8,12 @@
 // symbolic zeros are skipped.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "autodiff/sweeps/dispatch.hpp"
+#include "autodiff/sweeps/scalar_lane.hpp"
 #include "autodiff/var.hpp"
 
 namespace jetgrad {
@@ -42,13 +44,12 @@ struct Sweep<Tensor> {
   static constexpr std::int32_t zero = -1, in_scalar = -2;
 
   Tape& tape;
-  std::vector<double> scalar;
-  std::vector<std::int32_t> slot;  // zero, in_scalar, or an index into tensors
+  std::unique_ptr<double[]> scalar;  // read only where slot says in_scalar
+  std::vector<std::int32_t> slot;    // zero, in_scalar, or an index into tensors
   std::vector<Tensor> tensors;
 
-  explicit Sweep(Tape& t) : tape(t), scalar(t.size()), slot(t.size(), zero) {}
+  explicit Sweep(Tape& t) : tape(t), scalar(new double[t.size()]), slot(t.size(), zero) {}
 
-  static bool is_real(const Tensor& t) { return t.rank() == 0 && t.dtype() == DType::f64; }
   bool has(std::size_t i) const { return slot[i] != zero; }
 
   void accumulate_real(std::size_t i, double g) {
@@ -61,7 +62,7 @@ struct Sweep<Tensor> {
   }
   void accumulate(std::int32_t index, Tensor&& g) {
     const auto i = static_cast<std::size_t>(index);
-    if (is_real(tape.node(i).value)) {
+    if (tape.node(i).real) {
       accumulate_real(i, g.item());
     } else if (slot[i] >= 0) {
       tensors[static_cast<std::size_t>(slot[i])] += g;
@@ -72,14 +73,16 @@ struct Sweep<Tensor> {
   }
   // The adjoint as a tensor, moved out of the sweep, or zeros.
   Tensor take_adjoint(std::size_t i) {
-    const Node& n = tape.node(i);
     if (slot[i] == in_scalar) return Tensor(scalar[i]);
     if (slot[i] >= 0) return std::move(tensors[static_cast<std::size_t>(slot[i])]);
-    return Tensor::zeros(n.value.shape(), n.value.dtype());
+    const Tensor& value = tape.value(i);
+    return Tensor::zeros(value.shape(), value.dtype());
   }
-  void release(std::size_t i) {
-    if (slot[i] >= 0) tensors[static_cast<std::size_t>(slot[i])] = Tensor();
-    slot[i] = zero;
+  void release(std::size_t i) {  // frees a tensor adjoint once used (doubles need no freeing)
+    if (slot[i] >= 0) {
+      tensors[static_cast<std::size_t>(slot[i])] = Tensor();
+      slot[i] = zero;
+    }
   }
 
   void step(std::size_t i) {
@@ -91,11 +94,11 @@ struct Sweep<Tensor> {
     Tensor real_g;
     if (slot[i] == in_scalar) real_g = Tensor(scalar[i]);
     const Tensor& g = slot[i] == in_scalar ? real_g : tensors[static_cast<std::size_t>(slot[i])];
-    rules::VjpArgs<Tensor> args{g, {}, n.value, tape.attrs_of(n)};
+    rules::VjpArgs<Tensor> args{g, {}, tape.value(i), tape.attrs_of(n)};
     for (int k = 0; k < n.num_inputs; ++k) {
-      const Node& input = tape.node(static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)]));
-      args.in[static_cast<std::size_t>(k)] = &input.value;
-      args.wanted[static_cast<std::size_t>(k)] = input.needs_grad;
+      const auto input = static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)]);
+      args.in[static_cast<std::size_t>(k)] = &tape.value(input);
+      args.wanted[static_cast<std::size_t>(k)] = tape.node(input).needs_grad;
     }
     rules::Cotangents<Tensor> gin;
     rules::vjp_op(n.op, args, gin);
@@ -109,24 +112,21 @@ struct Sweep<Tensor> {
   }
 
   void step_real(std::size_t i, const Node& n) {
-    const rules::Real g{scalar[i]}, out{*n.value.data<double>()};
-    std::array<rules::Real, Node::max_inputs> in;
-    rules::VjpArgs<rules::Real> args{g, {}, out, tape.attrs_of(n)};
-    for (int k = 0; k < n.num_inputs; ++k) {
-      const auto ik = static_cast<std::size_t>(k);
-      const Node& input = tape.node(static_cast<std::size_t>(n.inputs[ik]));
-      in[ik].v = *input.value.data<double>();
-      args.in[ik] = &in[ik];
-      args.wanted[ik] = input.needs_grad;
-    }
-    rules::Cotangents<rules::Real> gin;
-    rules::vjp_scalar(n.op, args, gin);
+    std::array<double, Node::max_inputs> in, gin;
+    std::array<bool, Node::max_inputs> wanted;
     for (int k = 0; k < n.num_inputs; ++k) {
       const auto ik = static_cast<std::size_t>(k);
       const auto input = static_cast<std::size_t>(n.inputs[ik]);
-      if (!gin[ik] || !tape.node(input).needs_grad) continue;
-      if (tape.detect_anomaly()) check_cotangent_finite(tape, i, n.inputs[ik], gin[ik]->v, 0);
-      accumulate_real(input, gin[ik]->v);
+      in[ik] = tape.real_value(input);
+      wanted[ik] = tape.node(input).needs_grad;
+    }
+    rules::vjp_real(n.op, scalar[i], tape.real_value(i), in.data(), wanted.data(), tape.attrs_of(n),
+                    gin.data());
+    for (int k = 0; k < n.num_inputs; ++k) {
+      const auto ik = static_cast<std::size_t>(k);
+      if (!wanted[ik]) continue;
+      if (tape.detect_anomaly()) check_cotangent_finite(tape, i, n.inputs[ik], gin[ik], 0);
+      accumulate_real(static_cast<std::size_t>(n.inputs[ik]), gin[ik]);
     }
   }
 };
@@ -183,13 +183,14 @@ template <class X>
 void run(Sweep<X>& sweep, std::int32_t highest, std::span<const Var> wrt) {
   std::int32_t lowest = highest;
   for (const Var& v : wrt) lowest = std::min(lowest, v.index());
-  std::vector<bool> keep(static_cast<std::size_t>(std::max(highest, 0)) + 1, false);
+  std::vector<std::uint8_t> keep(static_cast<std::size_t>(std::max(highest, 0)) + 1, 0);
   for (const Var& v : wrt)
-    if (v.index() <= highest) keep[static_cast<std::size_t>(v.index())] = true;
+    if (v.index() <= highest) keep[static_cast<std::size_t>(v.index())] = 1;
   for (std::int32_t i = highest; i > lowest; --i) {
     const auto idx = static_cast<std::size_t>(i);
-    if (!sweep.has(idx) || !sweep.tape.node(idx).needs_grad) continue;
-    if (sweep.tape.node(idx).op == Op::Input) continue;
+    if (!sweep.has(idx)) continue;
+    const Node& n = sweep.tape.node(idx);
+    if (!n.needs_grad || n.op == Op::Input) continue;
     sweep.step(idx);
     if (!keep[idx]) sweep.release(idx);
   }
@@ -218,11 +219,15 @@ std::vector<Tensor> Tape::vjp(std::span<const Var> outputs, std::span<const Tens
   // Each adjoint is handed over, not copied; a variable named twice in wrt gets a copy for its
   // earlier place.
   std::vector<Tensor> grads(wrt.size());
+  std::vector<std::int32_t> handed_to(nodes_.size(), -1);  // entry -> the place that took its adjoint
   for (std::size_t k = wrt.size(); k-- > 0;) {
-    const auto later = std::find_if(wrt.begin() + static_cast<std::ptrdiff_t>(k) + 1, wrt.end(),
-                                    [&](const Var& v) { return v.index() == wrt[k].index(); });
-    grads[k] = later != wrt.end() ? grads[static_cast<std::size_t>(later - wrt.begin())]
-                                  : sweep.take_adjoint(static_cast<std::size_t>(wrt[k].index()));
+    const auto entry = static_cast<std::size_t>(wrt[k].index());
+    if (handed_to[entry] >= 0) {
+      grads[k] = grads[static_cast<std::size_t>(handed_to[entry])];
+    } else {
+      grads[k] = sweep.take_adjoint(entry);
+      handed_to[entry] = static_cast<std::int32_t>(k);
+    }
   }
   return grads;
 }

@@ -67,12 +67,12 @@ std::vector<std::vector<Tensor>> Tape::taylor(std::span<const Var> outputs, std:
     args.K = K;
     args.D = D;
     args.num_inputs = node.num_inputs;
-    args.out = &node.value;
+    args.out = &value(idx);
     args.attrs = attrs_of(node);
     bool any_series = false;
     for (int k = 0; k < node.num_inputs; ++k) {
       const auto in = static_cast<std::size_t>(node.inputs[static_cast<std::size_t>(k)]);
-      args.in[static_cast<std::size_t>(k)] = rules::SeriesView{&nodes_[in].value, &series[in]};
+      args.in[static_cast<std::size_t>(k)] = rules::SeriesView{&value(in), &series[in]};
       any_series |= !series[in].empty();
     }
     // Entries recorded under NoGrad (needs_grad false) are constants to every sweep: zero series.
