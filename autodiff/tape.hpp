@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "autodiff/ops/op_list.hpp"
+#include "autodiff/pool_vector.hpp"
 #include "autodiff/stable_vector.hpp"
 #include "autodiff/tensor.hpp"
 
@@ -174,7 +175,7 @@ class Tape {
   // index); its tensor, made on first read, is refreshed from it at every read and after every
   // replay (so references handed out keep following the tape, as for tensor entries).
   mutable detail::StableVector<Tensor> values_;
-  std::vector<double> reals_;
+  detail::PoolVector<double> reals_;
   mutable std::vector<std::int32_t> real_tensors_;  // real entries that have a tensor
   detail::StableVector<Attrs> attrs_;
   std::vector<std::int32_t> inputs_;  // entry index of each variable(), in creation order

@@ -35,7 +35,7 @@ Tape& tape_of(const Var& v) {
 Var apply(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
   Tape& tape = tape_of(in[0]);
   if (rules::in_scalar_lane(op)) {
-    std::array<double, Node::max_inputs> values;
+    std::array<double, Node::max_inputs> values{};
     bool lane = true;
     for (std::size_t k = 0; k < in.size() && lane; ++k) {
       if (in[k].tape() != &tape || in[k].generation() != tape.generation())

@@ -50,11 +50,12 @@ Tensor matmul(const Tensor& a, const Tensor& b, Transposed t) {
   check_same_dtype(a, b, "matmul");
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
-  const std::string both = "matmul: shapes " + sa.str() + " and " + sb.str();
+  // The start of every shape error (built only on failure: a replayed product allocates nothing).
+  const auto both = [&] { return "matmul: shapes " + sa.str() + " and " + sb.str(); };
   if (sa.rank() == 0 || sb.rank() == 0)
-    throw ShapeError(both + " do not fit: matmul needs operands of rank >= 1");
+    throw ShapeError(both() + " do not fit: matmul needs operands of rank >= 1");
   if ((t.a && sa.rank() < 2) || (t.b && sb.rank() < 2))
-    throw ShapeError(both + " do not fit: a transposed operand needs rank >= 2");
+    throw ShapeError(both() + " do not fit: a transposed operand needs rank >= 2");
 
   // Promote 1-D operands: (k,) -> (1, k) on the left, (k,) -> (k, 1) on the right.
   const bool a_vec = sa.rank() == 1, b_vec = sb.rank() == 1;
@@ -64,7 +65,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, Transposed t) {
   const std::size_t kb = b_vec ? sb[0] : last(sb, t.b ? 1 : 2);
   const std::size_t n = b_vec ? 1 : last(sb, t.b ? 2 : 1);
   if (k != kb)
-    throw ShapeError(both + " do not fit: inner dimensions " + std::to_string(k) + " and " +
+    throw ShapeError(both() + " do not fit: inner dimensions " + std::to_string(k) + " and " +
                      std::to_string(kb) + " differ");
 
   // Batch axes (everything before the last two).
@@ -75,7 +76,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, Transposed t) {
   try {
     batch = broadcast_shapes(ba, bb, "matmul");
   } catch (const ShapeError&) {
-    throw ShapeError(both + " do not fit: batch dimensions " + ba.str() + " and " + bb.str() +
+    throw ShapeError(both() + " do not fit: batch dimensions " + ba.str() + " and " + bb.str() +
                      " do not broadcast");
   }
 

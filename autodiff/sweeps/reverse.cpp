@@ -8,7 +8,6 @@
 // symbolic zeros are skipped.
 #include <algorithm>
 #include <cmath>
-#include <memory>
 #include <optional>
 #include <vector>
 
@@ -42,23 +41,20 @@ void check_cotangent_finite(const Tape& tape, std::size_t entry, std::int32_t in
 template <>
 struct Sweep<Tensor> {
   static constexpr std::int32_t zero = -1, in_scalar = -2;
+  static constexpr std::int32_t handed = -3;  // and below: handed to grads[handed - slot] (vjp)
 
   Tape& tape;
-  std::unique_ptr<double[]> scalar;  // read only where slot says in_scalar
-  std::vector<std::int32_t> slot;    // zero, in_scalar, or an index into tensors
+  detail::PoolVector<double> scalar;      // adjoints of real entries, from 0
+  detail::PoolVector<std::int32_t> slot;  // zero, in_scalar, or an index into tensors
   std::vector<Tensor> tensors;
 
-  explicit Sweep(Tape& t) : tape(t), scalar(new double[t.size()]), slot(t.size(), zero) {}
+  explicit Sweep(Tape& t) : tape(t), scalar(t.size(), 0.0), slot(t.size(), zero) {}
 
   bool has(std::size_t i) const { return slot[i] != zero; }
 
-  void accumulate_real(std::size_t i, double g) {
-    if (slot[i] == in_scalar) {
-      scalar[i] += g;
-    } else {
-      scalar[i] = g;
-      slot[i] = in_scalar;
-    }
+  void accumulate_real(std::size_t i, double g) {  // i is real: its slot is zero or in_scalar
+    scalar[i] += g;
+    slot[i] = in_scalar;
   }
   void accumulate(std::int32_t index, Tensor&& g) {
     const auto i = static_cast<std::size_t>(index);
@@ -73,7 +69,7 @@ struct Sweep<Tensor> {
   }
   // The adjoint as a tensor, moved out of the sweep, or zeros.
   Tensor take_adjoint(std::size_t i) {
-    if (slot[i] == in_scalar) return Tensor(scalar[i]);
+    if (slot[i] == in_scalar && tape.node(i).needs_grad) return Tensor(scalar[i]);
     if (slot[i] >= 0) return std::move(tensors[static_cast<std::size_t>(slot[i])]);
     const Tensor& value = tape.value(i);
     return Tensor::zeros(value.shape(), value.dtype());
@@ -111,22 +107,27 @@ struct Sweep<Tensor> {
     }
   }
 
+  // Every cotangent of a lane entry is accumulated: a double costs less than asking whether its
+  // input needs it, and adjoints of entries that need none are never read (run, take_adjoint).
+  // Lane ops have one to three inputs.
   void step_real(std::size_t i, const Node& n) {
-    std::array<double, Node::max_inputs> in, gin;
-    std::array<bool, Node::max_inputs> wanted;
+    static constexpr std::array<bool, Node::max_inputs> all{true, true, true, true};
+    const auto a = static_cast<std::size_t>(n.inputs[0]), b = static_cast<std::size_t>(n.inputs[1]);
+    std::array<double, Node::max_inputs> in{}, gin{};
+    in[0] = tape.real_value(a);
+    if (n.num_inputs > 1) in[1] = tape.real_value(b);
+    if (n.num_inputs > 2) in[2] = tape.real_value(static_cast<std::size_t>(n.inputs[2]));
+    rules::vjp_real(n.op, scalar[i], tape.real_value(i), in.data(), all.data(), tape.attrs_of(n), gin.data());
+    if (tape.detect_anomaly()) check_real_cotangents(i, n, gin);
+    accumulate_real(a, gin[0]);
+    if (n.num_inputs > 1) accumulate_real(b, gin[1]);
+    if (n.num_inputs > 2) accumulate_real(static_cast<std::size_t>(n.inputs[2]), gin[2]);
+  }
+  void check_real_cotangents(std::size_t i, const Node& n, const std::array<double, Node::max_inputs>& gin) {
     for (int k = 0; k < n.num_inputs; ++k) {
-      const auto ik = static_cast<std::size_t>(k);
-      const auto input = static_cast<std::size_t>(n.inputs[ik]);
-      in[ik] = tape.real_value(input);
-      wanted[ik] = tape.node(input).needs_grad;
-    }
-    rules::vjp_real(n.op, scalar[i], tape.real_value(i), in.data(), wanted.data(), tape.attrs_of(n),
-                    gin.data());
-    for (int k = 0; k < n.num_inputs; ++k) {
-      const auto ik = static_cast<std::size_t>(k);
-      if (!wanted[ik]) continue;
-      if (tape.detect_anomaly()) check_cotangent_finite(tape, i, n.inputs[ik], gin[ik], 0);
-      accumulate_real(static_cast<std::size_t>(n.inputs[ik]), gin[ik]);
+      const std::int32_t input = n.inputs[static_cast<std::size_t>(k)];
+      if (tape.node(static_cast<std::size_t>(input)).needs_grad)
+        check_cotangent_finite(tape, i, input, gin[static_cast<std::size_t>(k)], 0);
     }
   }
 };
@@ -183,7 +184,7 @@ template <class X>
 void run(Sweep<X>& sweep, std::int32_t highest, std::span<const Var> wrt) {
   std::int32_t lowest = highest;
   for (const Var& v : wrt) lowest = std::min(lowest, v.index());
-  std::vector<std::uint8_t> keep(static_cast<std::size_t>(std::max(highest, 0)) + 1, 0);
+  detail::PoolVector<std::uint8_t> keep(static_cast<std::size_t>(std::max(highest, 0)) + 1, 0);
   for (const Var& v : wrt)
     if (v.index() <= highest) keep[static_cast<std::size_t>(v.index())] = 1;
   for (std::int32_t i = highest; i > lowest; --i) {
@@ -219,14 +220,14 @@ std::vector<Tensor> Tape::vjp(std::span<const Var> outputs, std::span<const Tens
   // Each adjoint is handed over, not copied; a variable named twice in wrt gets a copy for its
   // earlier place.
   std::vector<Tensor> grads(wrt.size());
-  std::vector<std::int32_t> handed_to(nodes_.size(), -1);  // entry -> the place that took its adjoint
   for (std::size_t k = wrt.size(); k-- > 0;) {
     const auto entry = static_cast<std::size_t>(wrt[k].index());
-    if (handed_to[entry] >= 0) {
-      grads[k] = grads[static_cast<std::size_t>(handed_to[entry])];
+    std::int32_t& slot = sweep.slot[entry];
+    if (slot <= Sweep<Tensor>::handed) {
+      grads[k] = grads[static_cast<std::size_t>(Sweep<Tensor>::handed - slot)];
     } else {
       grads[k] = sweep.take_adjoint(entry);
-      handed_to[entry] = static_cast<std::int32_t>(k);
+      slot = Sweep<Tensor>::handed - static_cast<std::int32_t>(k);
     }
   }
   return grads;

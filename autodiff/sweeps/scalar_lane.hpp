@@ -14,7 +14,9 @@
 namespace jetgrad::rules {
 
 template <class Rule>
-concept ScalarLaneRule = requires(const EvalArgsT<Real>& a) { Rule::template eval<Real>(a); };
+concept ScalarLaneRule = requires(const EvalArgsT<Real>& a) {
+  Rule::template eval<Real>(a);
+};
 
 // Whether the op's rules run on plain doubles (used when every input is a 0-d float64).
 inline bool in_scalar_lane(Op op) {
@@ -59,8 +61,8 @@ inline double eval_real(Op op, const double* in, const Attrs* attrs) {
 }
 
 template <class Rule, int Arity>
-inline void vjp_real_rule(double g, double out, const double* in, const bool* wanted, const Attrs* attrs,
-                          double* gin) {
+[[gnu::always_inline]] inline void vjp_real_rule(double g, double out, const double* in, const bool* wanted,
+                                                 const Attrs* attrs, double* gin) {
   if constexpr (ScalarLaneRule<Rule> && Arity > 0) {
     std::array<Real, Arity> x;
     const Real g_real{g}, out_real{out};
@@ -72,18 +74,20 @@ inline void vjp_real_rule(double g, double out, const double* in, const bool* wa
     }
     Cotangents<Real> cotangents;
     Rule::template vjp<Real>(args, cotangents);
-    for (std::size_t k = 0; k < Arity; ++k) gin[k] = cotangents[k] ? cotangents[k]->v : 0.0;  // symbolic zero: 0
+    for (std::size_t k = 0; k < Arity; ++k)
+      gin[k] = cotangents[k] ? cotangents[k]->v : 0.0;  // symbolic zero: 0
   } else {
     throw Error("internal: this op is not in the scalar lane");
   }
 }
 
-// The inputs' cotangents gin[], given the output's cotangent g and value out.
-inline void vjp_real(Op op, double g, double out, const double* in, const bool* wanted, const Attrs* attrs,
-                     double* gin) {
+// The inputs' cotangents gin[], given the output's cotangent g and value out. Forced inline: the
+// reverse sweep's lane step is this switch, and a call would pass every operand through memory.
+[[gnu::always_inline]] inline void vjp_real(Op op, double g, double out, const double* in, const bool* wanted,
+                                            const Attrs* attrs, double* gin) {
   switch (op) {
-#define JETGRAD_OP_VJP_REAL(name, arity)                                 \
-  case Op::name:                                                         \
+#define JETGRAD_OP_VJP_REAL(name, arity)                            \
+  case Op::name:                                                    \
     vjp_real_rule<name##Op, arity>(g, out, in, wanted, attrs, gin); \
     return;
     JETGRAD_PRIMITIVES(JETGRAD_OP_VJP_REAL)
