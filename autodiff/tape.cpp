@@ -82,13 +82,22 @@ Var Tape::variable(const Tensor& value) {
 
 Var Tape::constant(const Tensor& value) { return record(Op::Constant, {}, value); }
 
+namespace {
+// The failures of recording, kept out of line so that the recording path stays short.
+[[noreturn, gnu::cold, gnu::noinline]] void throw_too_many_inputs(Op op, std::size_t got) {
+  throw ValueError(std::string(op_name(op)) + ": at most " + std::to_string(Node::max_inputs) +
+                   " inputs, got " + std::to_string(got));
+}
+[[noreturn, gnu::cold, gnu::noinline]] void throw_non_finite(std::size_t entry, Op op, double value) {
+  throw Error("anomaly: entry #" + std::to_string(entry) + " (" + op_name(op) + ") produced " +
+              std::to_string(value));
+}
+}  // namespace
+
 // The bookkeeping every entry shares: checks, input links, needs_grad, attributes.
 inline Node& Tape::append(Op op, std::span<const Var> inputs, const Attrs* attrs) {
   if (std::this_thread::get_id() != owner_) check_thread(op_name(op));  // names only on failure
-  if (inputs.size() > static_cast<std::size_t>(Node::max_inputs)) {
-    throw ValueError(std::string(op_name(op)) + ": at most " + std::to_string(Node::max_inputs) +
-                     " inputs, got " + std::to_string(inputs.size()));
-  }
+  if (inputs.size() > static_cast<std::size_t>(Node::max_inputs)) throw_too_many_inputs(op, inputs.size());
   for (const Var& v : inputs)
     if (v.tape_ != this || v.generation_ != generation_) check_var(v, op_name(op));
   Node& node = nodes_.emplace_back(op);
@@ -148,10 +157,7 @@ Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* 
 }
 
 Var Tape::record_real(Op op, std::span<const Var> inputs, double value, const Attrs* attrs) {
-  if (detect_anomaly_ && !std::isfinite(value)) {
-    throw Error("anomaly: entry #" + std::to_string(nodes_.size()) + " (" + op_name(op) + ") produced " +
-                std::to_string(value));
-  }
+  if (detect_anomaly_ && !std::isfinite(value)) throw_non_finite(nodes_.size(), op, value);
   Node& node = append(op, inputs, attrs);
   node.real = true;
   reals_.push_back(value);
