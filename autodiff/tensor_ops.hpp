@@ -59,7 +59,8 @@ Tensor& operator+=(Tensor& a, const Tensor& b);
 // In-place updates through BLAS level 1 (same shape and dtype): y += alpha x, and y *= alpha.
 void axpy(double alpha, const Tensor& x, Tensor& y);
 void scale(Tensor& y, double alpha);
-// acc += a ⊙ b, fused when all three have one shape and dtype (else through the broadcasting ops).
+// acc += a ⊙ b, fused when all three hold their elements alike (one shape up to leading axes of
+// length 1) and share a dtype; else through the broadcasting ops.
 void add_product(Tensor& acc, const Tensor& a, const Tensor& b);
 
 // Comparisons give 1 where true and 0 where false, in the operands' dtype.
@@ -107,6 +108,9 @@ struct Transposed {
   bool b = false;
 };
 Tensor matmul(const Tensor& a, const Tensor& b, Transposed t);
+// acc += matmul(a, b, t), accumulated by the gemm itself (beta = 1: no product temporary); acc
+// must have the product's shape and dtype and must not be an operand.
+void add_matmul(Tensor& acc, const Tensor& a, const Tensor& b, Transposed t = {});
 
 // ---- layout ------------------------------------------------------------------------------------
 Tensor reshape(const Tensor& x, const Shape& shape);

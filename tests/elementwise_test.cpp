@@ -299,9 +299,11 @@ TEST_CASE("axpy and scale update in place", "[elementwise]") {
 
 TEST_CASE("add_product accumulates a * b, fused or broadcast", "[elementwise]") {
   for (DType dt : kDTypes) {
-    for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{Shape{37}, Shape{37}},        // fused
-                                                                     {Shape{3, 70}, Shape{3, 70}},  // fused
-                                                                     {Shape{3, 4}, Shape{4}}}) {  // broadcast
+    for (const auto& [sa, sb] :
+         std::vector<std::pair<Shape, Shape>>{{Shape{37}, Shape{37}},           // fused
+                                              {Shape{3, 70}, Shape{3, 70}},     // fused
+                                              {Shape{1, 3, 70}, Shape{3, 70}},  // fused
+                                              {Shape{3, 4}, Shape{4}}}) {       // broadcast
       INFO(ref::name(dt) << " " << sa.str() << " += a * " << sb.str());
       Tensor acc = ref::random(sa, dt, -2, 2, 6);
       const Tensor a = ref::random(sa, dt, -2, 2, 7), b = ref::random(sb, dt, -2, 2, 8);

@@ -123,6 +123,39 @@ TEST_CASE("matmul with transposed operands equals the product of transposed copi
                     Contains("inner dimensions 3 and 2 differ"));
 }
 
+TEST_CASE("add_matmul accumulates op(a) op(b) into its accumulator", "[matmul]") {
+  struct Case {
+    Shape a, b;
+    Transposed t;
+  };
+  const std::vector<Case> cases = {
+      {{3, 4}, {4, 5}, {}},
+      {{4, 3}, {5, 4}, {.a = true, .b = true}},
+      {{2, 3, 4}, {4, 5}, {}},     // folded into one gemm
+      {{1, 6, 4}, {2, 4, 5}, {}},  // broadcast batch: one gemm per batch entry
+      {{2, 4, 3}, {1, 5, 4}, {.a = true, .b = true}},
+  };
+  for (DType dt : kDTypes) {
+    for (const Case& c : cases) {
+      INFO(ref::name(dt) << " " << c.a.str() << " @ " << c.b.str());
+      const Tensor a = ref::random(c.a, dt, -1, 1, 61), b = ref::random(c.b, dt, -1, 1, 62);
+      const Tensor product = ref_matmul(c.t.a ? swap_last_two(a) : a, c.t.b ? swap_last_two(b) : b);
+      Tensor acc = ref::random(product.shape(), dt, -1, 1, 63);
+      const Tensor before = acc;  // shares acc's buffer until add_matmul writes (copy on write)
+      const Tensor expected = ref::binary(before, product, [](double x, double y) { return x + y; });
+      add_matmul(acc, a, b, c.t);
+      ref::require_close(acc, expected, ref::tol_for(dt, 40));
+      ref::require_close(before, ref::random(product.shape(), dt, -1, 1, 63), {0, 0});  // the copy untouched
+    }
+  }
+  Tensor wrong(DType::f64, Shape{3, 4});
+  CHECK_THROWS_WITH(add_matmul(wrong, Tensor(DType::f64, Shape{3, 2}), Tensor(DType::f64, Shape{2, 5})),
+                    Contains("(3, 4)") && Contains("(3, 5)"));
+  Tensor square = ref::random(Shape{3, 3}, DType::f64, -1, 1, 64);
+  CHECK_THROWS_WITH(add_matmul(square, square, Tensor(DType::f64, Shape{3, 3})),
+                    Contains("must not be an operand"));
+}
+
 TEST_CASE("matmul with zero-sized dimensions", "[matmul]") {
   for (DType dt : kDTypes) {
     const Tensor c = matmul(Tensor(dt, Shape{3, 0}), Tensor(dt, Shape{0, 4}));

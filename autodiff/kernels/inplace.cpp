@@ -49,9 +49,23 @@ void scale(Tensor& y, double alpha) {
   });
 }
 
+namespace {
+// Same elements in the same order: the shapes agree once leading axes of length 1 are dropped
+// (a Taylor coefficient [1, m, n] against a value [m, n]).
+bool same_layout(const Shape& x, const Shape& y) {
+  int i = 0, j = 0;
+  while (i < x.rank() && x[i] == 1) ++i;
+  while (j < y.rank() && y[j] == 1) ++j;
+  if (x.rank() - i != y.rank() - j) return false;
+  for (; i < x.rank(); ++i, ++j)
+    if (x[i] != y[j]) return false;
+  return true;
+}
+}  // namespace
+
 void add_product(Tensor& acc, const Tensor& a, const Tensor& b) {
-  if (!(a.shape() == acc.shape()) || !(b.shape() == acc.shape()) || a.dtype() != acc.dtype() ||
-      b.dtype() != acc.dtype()) {
+  if (!same_layout(a.shape(), acc.shape()) || !same_layout(b.shape(), acc.shape()) ||
+      a.dtype() != acc.dtype() || b.dtype() != acc.dtype()) {
     acc += a * b;  // broadcasting (and its checks) through the general kernels
     return;
   }

@@ -23,30 +23,32 @@ blasint to_blas(std::size_t v, const Shape& a, const Shape& b) {
   return static_cast<blasint>(v);
 }
 
-// C (m x n) = op(A) op(B), op(A) m x k, op(B) k x n; A is stored m x k (k x m when t.a), B k x n
-// (n x k when t.b); all row-major and contiguous.
+// C (m x n) = op(A) op(B) (+ C when accumulate), op(A) m x k, op(B) k x n; A is stored m x k
+// (k x m when t.a), B k x n (n x k when t.b); all row-major and contiguous.
 template <class T>
 void gemm(const T* A, const T* B, T* C, std::size_t m, std::size_t n, std::size_t k, Transposed t,
-          const Shape& sa, const Shape& sb) {
+          bool accumulate, const Shape& sa, const Shape& sb) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
-    std::memset(C, 0, m * n * sizeof(T));
+    if (!accumulate) std::memset(C, 0, m * n * sizeof(T));
     return;
   }
   const blasint M = to_blas(m, sa, sb), N = to_blas(n, sa, sb), K = to_blas(k, sa, sb);
   const CBLAS_TRANSPOSE ta = t.a ? CblasTrans : CblasNoTrans, tb = t.b ? CblasTrans : CblasNoTrans;
   const blasint lda = t.a ? M : K, ldb = t.b ? K : N;
   if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, accumulate ? 1.0f : 0.0f, C, N);
   else
-    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, N);
+    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, A, lda, B, ldb, accumulate ? 1.0 : 0.0, C, N);
 }
 
-}  // namespace
+// The shapes of one product: checked, with its batch layout and result shape.
+struct Plan {
+  std::size_t m, n, k;
+  Shape ba, bb, batch, out;
+};
 
-Tensor matmul(const Tensor& a, const Tensor& b) { return matmul(a, b, Transposed{}); }
-
-Tensor matmul(const Tensor& a, const Tensor& b, Transposed t) {
+Plan plan_of(const Tensor& a, const Tensor& b, Transposed t) {
   check_same_dtype(a, b, "matmul");
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
@@ -60,41 +62,44 @@ Tensor matmul(const Tensor& a, const Tensor& b, Transposed t) {
   // Promote 1-D operands: (k,) -> (1, k) on the left, (k,) -> (k, 1) on the right.
   const bool a_vec = sa.rank() == 1, b_vec = sb.rank() == 1;
   const auto last = [](const Shape& s, int from_end) { return s[s.rank() - from_end]; };
-  const std::size_t m = a_vec ? 1 : last(sa, t.a ? 1 : 2);
-  const std::size_t k = a_vec ? sa[0] : last(sa, t.a ? 2 : 1);
+  Plan p;
+  p.m = a_vec ? 1 : last(sa, t.a ? 1 : 2);
+  p.k = a_vec ? sa[0] : last(sa, t.a ? 2 : 1);
   const std::size_t kb = b_vec ? sb[0] : last(sb, t.b ? 1 : 2);
-  const std::size_t n = b_vec ? 1 : last(sb, t.b ? 2 : 1);
-  if (k != kb)
-    throw ShapeError(both() + " do not fit: inner dimensions " + std::to_string(k) + " and " +
+  p.n = b_vec ? 1 : last(sb, t.b ? 2 : 1);
+  if (p.k != kb)
+    throw ShapeError(both() + " do not fit: inner dimensions " + std::to_string(p.k) + " and " +
                      std::to_string(kb) + " differ");
 
   // Batch axes (everything before the last two).
-  Shape ba, bb;
-  for (int i = 0; i + 2 < sa.rank(); ++i) ba.push_back(sa[i]);
-  for (int i = 0; i + 2 < sb.rank(); ++i) bb.push_back(sb[i]);
-  Shape batch;
+  for (int i = 0; i + 2 < sa.rank(); ++i) p.ba.push_back(sa[i]);
+  for (int i = 0; i + 2 < sb.rank(); ++i) p.bb.push_back(sb[i]);
   try {
-    batch = broadcast_shapes(ba, bb, "matmul");
+    p.batch = broadcast_shapes(p.ba, p.bb, "matmul");
   } catch (const ShapeError&) {
-    throw ShapeError(both() + " do not fit: batch dimensions " + ba.str() + " and " + bb.str() +
+    throw ShapeError(both() + " do not fit: batch dimensions " + p.ba.str() + " and " + p.bb.str() +
                      " do not broadcast");
   }
+  p.out = p.batch;
+  if (!a_vec) p.out.push_back(p.m);
+  if (!b_vec) p.out.push_back(p.n);
+  return p;
+}
 
-  Shape out_shape = batch;
-  if (!a_vec) out_shape.push_back(m);
-  if (!b_vec) out_shape.push_back(n);
-  Tensor out;
-  out.resize(out_shape, a.dtype());
-
+// out (= or +=) op(a) op(b), out already of the plan's shape.
+void run(const Plan& p, const Tensor& a, const Tensor& b, Transposed t, Tensor& out, bool accumulate) {
+  const std::size_t m = p.m, n = p.n, k = p.k;
+  const Shape &ba = p.ba, &bb = p.bb, &batch = p.batch;
   const std::size_t nbatch = batch.numel();
   dispatch_dtype(a.dtype(), [&](auto z) {
     using T = decltype(z);
+    T* pc = out.data<T>();
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
-    T* pc = out.data<T>();
+    const Shape &sa = a.shape(), &sb = b.shape();
     if (bb.rank() == 0 && !t.a) {
       // b is one matrix: a's batch (contiguous) folds into the rows of one product.
-      gemm(pa, pb, pc, nbatch * m, n, k, t, sa, sb);
+      gemm(pa, pb, pc, nbatch * m, n, k, t, accumulate, sa, sb);
       return;
     }
     // Loop over the broadcast batch; an operand's batch offset uses stride 0 on broadcast axes.
@@ -123,10 +128,32 @@ Tensor matmul(const Tensor& a, const Tensor& b, Transposed t) {
         oa += idx * stride_a[ud];
         ob += idx * stride_b[ud];
       }
-      gemm(pa + oa, pb + ob, pc + i * m * n, m, n, k, t, sa, sb);
+      gemm(pa + oa, pb + ob, pc + i * m * n, m, n, k, t, accumulate, sa, sb);
     }
   });
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) { return matmul(a, b, Transposed{}); }
+
+Tensor matmul(const Tensor& a, const Tensor& b, Transposed t) {
+  const Plan p = plan_of(a, b, t);
+  Tensor out;
+  out.resize(p.out, a.dtype());
+  run(p, a, b, t, out, false);
   return out;
+}
+
+void add_matmul(Tensor& acc, const Tensor& a, const Tensor& b, Transposed t) {
+  const Plan p = plan_of(a, b, t);
+  if (!(acc.shape() == p.out) || acc.dtype() != a.dtype()) {
+    throw ShapeError("add_matmul: the accumulator is " + std::string(dtype_name(acc.dtype())) +
+                     acc.shape().str() + ", the product " + dtype_name(a.dtype()) + p.out.str());
+  }
+  if (acc.raw_data() == a.raw_data() || acc.raw_data() == b.raw_data())
+    throw ValueError("add_matmul: the accumulator must not be an operand");
+  run(p, a, b, t, acc, true);
 }
 
 }  // namespace jetgrad

@@ -33,8 +33,9 @@ struct MatMulOp {
     const int r = t.y0().rank();
     const Transposed flags = transposed_of(t.at());
     const LiftedInput a(t.x(0), r), b(t.x(1), r);
-    ys = bilinear_series(t.K, a.view, b.view,
-                         [flags](const Tensor& u, const Tensor& v) { return matmul(u, v, flags); });
+    ys = bilinear_series(
+        t.K, a.view, b.view, [flags](const Tensor& u, const Tensor& v) { return matmul(u, v, flags); },
+        [flags](Tensor& acc, const Tensor& u, const Tensor& v) { add_matmul(acc, u, v, flags); });
   }
 };
 

@@ -101,10 +101,11 @@ Series ode_series(const TaylorArgs& t, const SeriesView& x, const Tensor& y0, co
   return ys;
 }
 
-// The series of a bilinear product m(a, b) (elementwise or matrix): y_k = Σ_{j=0..k} m(a_j, b_{k-j}).
-// Either factor may be a zero series; then only one term is left.
-template <class M>
-Series bilinear_series(int K, const SeriesView& a, const SeriesView& b, M&& m) {
+// The series of a bilinear product m(a, b) (elementwise or matrix): y_k = Σ_{j=0..k} m(a_j, b_{k-j}),
+// each term after the first added by add_m(acc, a_j, b_{k-j}) in place. Either factor may be a zero
+// series; then only one term is left.
+template <class M, class AddM>
+Series bilinear_series(int K, const SeriesView& a, const SeriesView& b, M&& m, AddM&& add_m) {
   Series ys;
   if (a.zero() && b.zero()) return ys;
   ys.reserve(static_cast<std::size_t>(K));
@@ -115,29 +116,17 @@ Series bilinear_series(int K, const SeriesView& a, const SeriesView& b, M&& m) {
       ys.push_back(m(a[k], b[0]));
     } else {
       Tensor acc = m(a[0], b[k]);
-      for (int j = 1; j <= k; ++j) acc += m(a[j], b[k - j]);
+      for (int j = 1; j <= k; ++j) add_m(acc, a[j], b[k - j]);
       ys.push_back(std::move(acc));
     }
   }
   return ys;
 }
-// The elementwise case, accumulated in place (acc += a_j ⊙ b_{k-j} fused: no product temporaries).
+// The elementwise case (acc += a_j ⊙ b_{k-j} fused: no product temporaries).
 inline Series product_series(int K, const SeriesView& a, const SeriesView& b) {
-  Series ys;
-  if (a.zero() && b.zero()) return ys;
-  ys.reserve(static_cast<std::size_t>(K));
-  for (int k = 1; k <= K; ++k) {
-    if (a.zero()) {
-      ys.push_back(a[0] * b[k]);
-    } else if (b.zero()) {
-      ys.push_back(a[k] * b[0]);
-    } else {
-      Tensor acc = a[0] * b[k];
-      for (int j = 1; j <= k; ++j) add_product(acc, a[j], b[k - j]);
-      ys.push_back(std::move(acc));
-    }
-  }
-  return ys;
+  return bilinear_series(
+      K, a, b, [](const Tensor& u, const Tensor& v) { return u * v; },
+      [](Tensor& acc, const Tensor& u, const Tensor& v) { add_product(acc, u, v); });
 }
 
 // An input's series lifted to the output's rank (a copy only when the ranks differ).
