@@ -570,6 +570,15 @@ TEST_CASE("tape: scalar entries keep their doubles apart and their tensors in st
         Approx(6.0 * (std::cos(1.5) * 1.5 + std::sin(1.5))).epsilon(1e-14));
   CHECK(tape.listing().find("= " + std::to_string(y15).substr(0, 4)) != std::string::npos);
 
+  // The lane adds cotangents into every input, constants too; a constant still has no gradient,
+  // and a variable named twice gets its gradient in both places.
+  const Var c = tape.constant(Tensor(3.0));
+  const Var w = x * c;
+  const std::vector<Tensor> gw = tape.gradient(w, {x, c, x});
+  CHECK(gw[0].item() == 3.0);
+  CHECK(gw[1].item() == 0.0);
+  CHECK(gw[2].item() == 3.0);
+
   // An input given as a 0-d tensor of another dtype is refused, naming both.
   CHECK_THROWS_WITH(tape.replay({Tensor(1.5, DType::f32)}),
                     Catch::Contains("float64()") && Catch::Contains("float32()"));

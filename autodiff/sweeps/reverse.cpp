@@ -217,16 +217,17 @@ std::vector<Tensor> Tape::vjp(std::span<const Var> outputs, std::span<const Tens
     highest = std::max(highest, outputs[k].index());
   }
   run(sweep, highest, wrt);
-  // Each adjoint is handed over, not copied; a variable named twice in wrt gets a copy for its
-  // earlier place.
-  std::vector<Tensor> grads(wrt.size());
-  for (std::size_t k = wrt.size(); k-- > 0;) {
+  // Each adjoint is handed over, not copied; a variable named twice in wrt gets a copy of it for
+  // its later places.
+  std::vector<Tensor> grads;
+  grads.reserve(wrt.size());  // no reallocation: the copies below read earlier elements
+  for (std::size_t k = 0; k < wrt.size(); ++k) {
     const auto entry = static_cast<std::size_t>(wrt[k].index());
     std::int32_t& slot = sweep.slot[entry];
     if (slot <= Sweep<Tensor>::handed) {
-      grads[k] = grads[static_cast<std::size_t>(Sweep<Tensor>::handed - slot)];
+      grads.push_back(grads[static_cast<std::size_t>(Sweep<Tensor>::handed - slot)]);
     } else {
-      grads[k] = sweep.take_adjoint(entry);
+      grads.push_back(sweep.take_adjoint(entry));
       slot = Sweep<Tensor>::handed - static_cast<std::int32_t>(k);
     }
   }
