@@ -62,6 +62,9 @@ void scale(Tensor& y, double alpha);
 // acc += a ⊙ b, fused when all three hold their elements alike (one shape up to leading axes of
 // length 1) and share a dtype; else through the broadcasting ops.
 void add_product(Tensor& acc, const Tensor& a, const Tensor& b);
+// alpha · a ⊙ b in one pass when a and b have one shape and dtype (else through the broadcasting
+// ops); the same numbers as a * b * alpha.
+Tensor scaled_product(const Tensor& a, const Tensor& b, double alpha);
 
 // Comparisons give 1 where true and 0 where false, in the operands' dtype.
 Tensor less(const Tensor& a, const Tensor& b);

@@ -315,6 +315,28 @@ TEST_CASE("add_product accumulates a * b, fused or broadcast", "[elementwise]") 
   }
 }
 
+TEST_CASE("scaled_product gives alpha * a * b, fused or broadcast, with the rounding of a * b * alpha",
+          "[elementwise]") {
+  for (DType dt : kDTypes) {
+    for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{Shape{37}, Shape{37}},        // fused
+                                                                     {Shape{3, 70}, Shape{3, 70}},  // fused
+                                                                     {Shape{}, Shape{}},            // fused
+                                                                     {Shape{3, 4}, Shape{4}}}) {  // broadcast
+      for (double alpha : {2.0, -0.3}) {
+        INFO(ref::name(dt) << " " << alpha << " * " << sa.str() << " * " << sb.str());
+        const Tensor a = ref::random(sa, dt, -2, 2, 9), b = ref::random(sb, dt, -2, 2, 10);
+        const Tensor expected = ref::binary(a, b, [alpha](double x, double y) { return x * y * alpha; });
+        const Tensor r = scaled_product(a, b, alpha);
+        CHECK(r.dtype() == dt);
+        ref::require_close(r, expected, ref::tol_for(dt, 4));
+        const Tensor composed = a * b * alpha;
+        REQUIRE(r.shape() == composed.shape());
+        for (std::size_t i = 0; i < r.numel(); ++i) CHECK(r.at(i) == composed.at(i));
+      }
+    }
+  }
+}
+
 TEST_CASE("operator+= broadcasts b into a", "[elementwise]") {
   for (DType dt : kDTypes) {
     for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{Shape{3, 4}, Shape{4}},

@@ -166,8 +166,18 @@ TEST_CASE("slice and unslice follow Python's clipping", "[layout]") {
       require_equal(sl, expected);
       // unslice is the adjoint of slice.
       const Tensor y = ref::random(Shape(od), dt, -1, 1, 82);
+      {  // leave a dirty buffer of the full size in the cache: unslice must not rely on zeroed memory
+        Tensor dirty = Tensor::full(s, 7.0, dt);
+      }
       const Tensor u = unslice(y, s, c.axis, c.start, c.stop, c.step);
       CHECK(u.shape() == s);
+      Tensor expected_u(DType::f64, s);  // dense reference: zeros, y at the selected positions
+      for (std::size_t i = 0; i < y.numel(); ++i) {
+        auto idx = ref::unravel(i, od);
+        idx[ax] = pos[idx[ax]];
+        expected_u.set(ref::ravel(idx, s.to_vector()), y.at(i));
+      }
+      require_equal(u, expected_u);
       CHECK(dot(sl, y) == Approx(dot(x, u)).epsilon(1e-5).margin(1e-6));
       std::size_t nonzero = 0;
       for (std::size_t i = 0; i < u.numel(); ++i) nonzero += u.at(i) != 0.0;

@@ -202,6 +202,13 @@ struct Mul {
     return a * b;
   }
 };
+struct ScaledMul {  // (a b) alpha: the rounding of a * b * alpha
+  double alpha;
+  template <class B>
+  B operator()(const B& a, const B& b) const {
+    return a * b * B(static_cast<value_of<B>>(alpha));
+  }
+};
 struct Div {
   template <class B>
   B operator()(const B& a, const B& b) const {
@@ -404,6 +411,14 @@ Tensor operator+(double a, const Tensor& b) { return binary(Tensor(a, b.dtype())
 Tensor operator-(double a, const Tensor& b) { return binary(Tensor(a, b.dtype()), b, "sub", Sub{}); }
 Tensor operator*(double a, const Tensor& b) { return binary(Tensor(a, b.dtype()), b, "mul", Mul{}); }
 Tensor operator/(double a, const Tensor& b) { return binary(Tensor(a, b.dtype()), b, "div", Div{}); }
+
+Tensor scaled_product(const Tensor& a, const Tensor& b, double alpha) {
+  if (!(a.shape() == b.shape()) || a.dtype() != b.dtype()) return a * b * alpha;
+  Tensor out;
+  out.resize(a.shape(), a.dtype());
+  binary_into(a, b, out, ScaledMul{alpha});
+  return out;
+}
 
 Tensor& operator+=(Tensor& a, const Tensor& b) {
   check_same_dtype(a, b, "add (+=)");

@@ -260,6 +260,12 @@ Tensor slice(const Tensor& x, int axis, std::ptrdiff_t start, std::ptrdiff_t sto
   const std::size_t es = dtype_size(x.dtype());
   const auto* px = static_cast<const std::byte*>(x.raw_data());
   auto* po = static_cast<std::byte*>(out.raw_data());
+  if (sr.step == 1) {  // one contiguous run per outer index
+    const std::size_t run = sr.count * e.inner;
+    for (std::size_t o = 0; o < e.outer; ++o)
+      copy_elements(po + o * run * es, px + (o * e.n + sr.start) * e.inner * es, run, es);
+    return out;
+  }
   for (std::size_t o = 0; o < e.outer; ++o)
     for (std::size_t c = 0; c < sr.count; ++c)
       copy_elements(po + ((o * sr.count + c) * e.inner) * es,
@@ -276,9 +282,22 @@ Tensor unslice(const Tensor& x, const Shape& shape, int axis, std::ptrdiff_t sta
   if (!(x.shape() == expected))
     throw ShapeError("unslice: shape " + x.shape().str() + " does not fit the slice of " + shape.str() +
                      " along axis " + std::to_string(ax) + ", which has shape " + expected.str());
-  Tensor out(x.dtype(), shape);
   const std::size_t es = dtype_size(x.dtype());
   const auto* px = static_cast<const std::byte*>(x.raw_data());
+  if (sr.step == 1) {  // per outer index: zeros before the run, the run, zeros after (no full zero-fill)
+    Tensor out;
+    out.resize(shape, x.dtype());
+    auto* po = static_cast<std::byte*>(out.raw_data());
+    const std::size_t head = sr.start * e.inner * es, run = sr.count * e.inner * es, row = e.n * e.inner * es;
+    for (std::size_t o = 0; o < e.outer; ++o) {
+      std::byte* r = po + o * row;
+      std::memset(r, 0, head);
+      copy_elements(r + head, px + o * run, sr.count * e.inner, es);
+      std::memset(r + head + run, 0, row - head - run);
+    }
+    return out;
+  }
+  Tensor out(x.dtype(), shape);
   auto* po = static_cast<std::byte*>(out.raw_data());
   for (std::size_t o = 0; o < e.outer; ++o)
     for (std::size_t c = 0; c < sr.count; ++c)

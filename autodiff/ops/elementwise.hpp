@@ -360,7 +360,7 @@ struct MulOp {  // y = a b;  ā = g b, b̄ = g a;  y_k = Σ_{j=0..k} a_j b_{k-j}
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     if (&a.x(0) == &a.x(1)) {  // x · x (the same entry twice): one product, 2 g x, to one adjoint
-      if (a.wants(0)) gx[0] = sum_to(a.g * a.x(0) * 2.0, a.x(0).shape());
+      if (a.wants(0)) gx[0] = sum_to(scaled_product(a.g, a.x(0), 2.0), a.x(0).shape());
       return;
     }
     if (a.wants(0)) gx[0] = sum_to(a.g * a.x(1), a.x(0).shape());

@@ -65,6 +65,7 @@ inline Real greater_equal(Real a, Real b) { return {a.v >= b.v ? 1.0 : 0.0}; }
 inline Real equal(Real a, Real b) { return {a.v == b.v ? 1.0 : 0.0}; }
 inline Real not_equal(Real a, Real b) { return {a.v != b.v ? 1.0 : 0.0}; }
 inline Real where(Real c, Real a, Real b) { return c.v != 0.0 ? a : b; }
+inline Real scaled_product(Real a, Real b, double alpha) { return {a.v * b.v * alpha}; }
 
 // Shapes are all () in the lane, so the broadcasting adjoints are identities.
 inline Real sum_to(Real x, const Shape&) { return x; }

@@ -54,6 +54,10 @@ using Cotangents = std::array<std::optional<X>, Node::max_inputs>;
 inline Tensor scalar_like(const Tensor& x, double v) { return Tensor(v, x.dtype()); }
 inline Var scalar_like(const Var& x, double v) { return x.tape()->constant(Tensor(v, x.dtype())); }
 
+// alpha a b for variables: the products of jetgrad::scaled_product, the fused pass over values
+// (found by argument-dependent lookup for Tensor), recorded.
+inline Var scaled_product(const Var& a, const Var& b, double alpha) { return a * b * alpha; }
+
 // The shape `x` has after a keepdims reduction, and the cotangent g viewed with it.
 inline Shape keepdims_shape(const Shape& x, const Attrs& at) {
   if (at.axis == Attrs::all_axes) {
