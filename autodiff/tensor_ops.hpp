@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "autodiff/tensor.hpp"
@@ -59,12 +60,16 @@ Tensor& operator+=(Tensor& a, const Tensor& b);
 // In-place updates through BLAS level 1 (same shape and dtype): y += alpha x, and y *= alpha.
 void axpy(double alpha, const Tensor& x, Tensor& y);
 void scale(Tensor& y, double alpha);
-// acc += a ⊙ b, fused when all three hold their elements alike (one shape up to leading axes of
-// length 1) and share a dtype; else through the broadcasting ops.
-void add_product(Tensor& acc, const Tensor& a, const Tensor& b);
+// acc += alpha · a ⊙ b, fused (one rounding of each a b alpha + acc) when a and b hold their
+// elements as acc does (one shape up to leading axes of length 1; or b one element broadcast) and
+// all share a dtype; else through the broadcasting ops.
+void add_product(Tensor& acc, const Tensor& a, const Tensor& b, double alpha = 1.0);
 // alpha · a ⊙ b in one pass when a and b have one shape and dtype (else through the broadcasting
 // ops); the same numbers as a * b * alpha.
 Tensor scaled_product(const Tensor& a, const Tensor& b, double alpha);
+// The cotangents of a product a ⊙ b, {g ⊙ b, g ⊙ a}, in one pass when all three have one shape and
+// dtype (else through the broadcasting ops); the same numbers as g * b and g * a.
+std::pair<Tensor, Tensor> mul_cotangents(const Tensor& g, const Tensor& a, const Tensor& b);
 
 // Comparisons give 1 where true and 0 where false, in the operands' dtype.
 Tensor less(const Tensor& a, const Tensor& b);
@@ -128,6 +133,10 @@ Tensor sum_to(Tensor&& x, const Shape& shape);  // hands x back, uncopied, when 
 Tensor slice(const Tensor& x, int axis, std::ptrdiff_t start, std::ptrdiff_t stop, std::ptrdiff_t step = 1);
 // The adjoint of slice: a zero tensor of `shape` with x written at the sliced positions.
 Tensor unslice(const Tensor& x, const Shape& shape, int axis, std::ptrdiff_t start, std::ptrdiff_t stop,
+               std::ptrdiff_t step = 1);
+// acc[start:stop:step] along axis += x: acc += unslice(x, acc.shape(), ...) without the zero-filled
+// temporary (the reverse rule of slice adding into an adjoint).
+void slice_add(Tensor& acc, const Tensor& x, int axis, std::ptrdiff_t start, std::ptrdiff_t stop,
                std::ptrdiff_t step = 1);
 Tensor concat(std::span<const Tensor> parts, int axis);
 Tensor concat(std::initializer_list<Tensor> parts, int axis);

@@ -297,20 +297,47 @@ TEST_CASE("axpy and scale update in place", "[elementwise]") {
   CHECK_THROWS_WITH(axpy(1.0, Tensor(DType::f64, Shape{3}), y), Contains("dtype mismatch"));
 }
 
-TEST_CASE("add_product accumulates a * b, fused or broadcast", "[elementwise]") {
+TEST_CASE("add_product accumulates alpha * a * b, fused or broadcast", "[elementwise]") {
   for (DType dt : kDTypes) {
     for (const auto& [sa, sb] :
          std::vector<std::pair<Shape, Shape>>{{Shape{37}, Shape{37}},           // fused
                                               {Shape{3, 70}, Shape{3, 70}},     // fused
-                                              {Shape{1, 3, 70}, Shape{3, 70}},  // fused
+                                              {Shape{1, 3, 70}, Shape{3, 70}},  // fused (leading 1)
+                                              {Shape{37}, Shape{}},             // fused, b one element
+                                              {Shape{3, 70}, Shape{1, 1}},      // fused, b one element
                                               {Shape{3, 4}, Shape{4}}}) {       // broadcast
-      INFO(ref::name(dt) << " " << sa.str() << " += a * " << sb.str());
-      Tensor acc = ref::random(sa, dt, -2, 2, 6);
-      const Tensor a = ref::random(sa, dt, -2, 2, 7), b = ref::random(sb, dt, -2, 2, 8);
-      const Tensor expected = ref::binary(acc, ref::binary(a, b, [](double x, double y) { return x * y; }),
-                                          [](double x, double y) { return x + y; });
-      add_product(acc, a, b);
-      ref::require_close(acc, expected, ref::tol_for(dt, 4));
+      for (double alpha : {1.0, 2.0, -0.75}) {
+        INFO(ref::name(dt) << " " << sa.str() << " += " << alpha << " * a * " << sb.str());
+        Tensor acc = ref::random(sa, dt, -2, 2, 6);
+        const Tensor a = ref::random(sa, dt, -2, 2, 7), b = ref::random(sb, dt, -2, 2, 8);
+        const Tensor expected =
+            ref::binary(acc, ref::binary(a, b, [alpha](double x, double y) { return alpha * x * y; }),
+                        [](double x, double y) { return x + y; });
+        const Tensor shared = acc;  // shares acc's buffer: the update must not reach it
+        const Tensor before = acc.to(DType::f64);
+        add_product(acc, a, b, alpha);
+        CHECK(acc.shape() == sa);
+        ref::require_close(acc, expected, ref::tol_for(dt, 4));
+        ref::require_close(shared, before, ref::Tol{0, 0});
+      }
+    }
+  }
+}
+
+TEST_CASE("mul_cotangents gives g * b and g * a, fused or broadcast", "[elementwise]") {
+  for (DType dt : kDTypes) {
+    for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{Shape{37}, Shape{37}},        // fused
+                                                                     {Shape{3, 70}, Shape{3, 70}},  // fused
+                                                                     {Shape{3, 4}, Shape{4}}}) {  // broadcast
+      INFO(ref::name(dt) << " " << sa.str() << " * " << sb.str());
+      const Tensor a = ref::random(sa, dt, -2, 2, 11), b = ref::random(sb, dt, -2, 2, 12);
+      const Tensor g = ref::random(sa, dt, -2, 2, 13);  // the product's shape is a's here
+      const auto [ga, gb] = mul_cotangents(g, a, b);
+      const auto mul = [](double x, double y) { return x * y; };
+      ref::require_close(ga, ref::binary(g, b, mul), ref::tol_for(dt));
+      ref::require_close(gb, ref::binary(g, a, mul), ref::tol_for(dt));
+      ref::require_close(ga, g * b, ref::Tol{0, 0});  // the same rounding as the separate products
+      ref::require_close(gb, g * a, ref::Tol{0, 0});
     }
   }
 }

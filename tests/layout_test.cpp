@@ -182,6 +182,13 @@ TEST_CASE("slice and unslice follow Python's clipping", "[layout]") {
       std::size_t nonzero = 0;
       for (std::size_t i = 0; i < u.numel(); ++i) nonzero += u.at(i) != 0.0;
       CHECK(nonzero == y.numel());
+      // slice_add adds the same into an existing tensor, and leaves a tensor sharing its buffer alone.
+      Tensor acc = ref::random(s, dt, -1, 1, 83);
+      const Tensor shared = acc, before = acc.to(DType::f64);
+      slice_add(acc, y, c.axis, c.start, c.stop, c.step);
+      ref::require_close(acc, ref::binary(before, expected_u, [](double p, double q) { return p + q; }),
+                         ref::tol_for(dt));
+      require_equal(shared, before);
     }
     CHECK_THROWS_AS(slice(x, 1, 0, 5, 0), ValueError);
     CHECK_THROWS_WITH(slice(x, 1, 0, 5, -1), Contains("step") && Contains("-1"));
@@ -189,6 +196,12 @@ TEST_CASE("slice and unslice follow Python's clipping", "[layout]") {
     CHECK_THROWS_AS(unslice(Tensor(dt, Shape{4, 2, 3}), s, 1, 0, 3), ShapeError);
     CHECK_THROWS_WITH(unslice(Tensor(dt, Shape{4, 2, 3}), s, 1, 0, 3),
                       Contains("(4, 2, 3)") && Contains("(4, 9, 3)"));
+    Tensor acc(dt, s);
+    CHECK_THROWS_WITH(slice_add(acc, Tensor(dt, Shape{4, 2, 3}), 1, 0, 3),
+                      Contains("(4, 2, 3)") && Contains("(4, 9, 3)"));
+    CHECK_THROWS_AS(
+        slice_add(acc, Tensor(DType::f64 == dt ? DType::f32 : DType::f64, Shape{4, 3, 3}), 1, 0, 3),
+        DTypeError);
   }
 }
 

@@ -420,6 +420,33 @@ Tensor scaled_product(const Tensor& a, const Tensor& b, double alpha) {
   return out;
 }
 
+std::pair<Tensor, Tensor> mul_cotangents(const Tensor& g, const Tensor& a, const Tensor& b) {
+  if (!(g.shape() == a.shape()) || !(g.shape() == b.shape()) || g.dtype() != a.dtype() ||
+      g.dtype() != b.dtype())
+    return {g * b, g * a};
+  std::pair<Tensor, Tensor> out;
+  out.first.resize(g.shape(), g.dtype());
+  out.second.resize(g.shape(), g.dtype());
+  dispatch_dtype(g.dtype(), [&](auto z) {
+    using T = decltype(z);
+    using B = Batch<T>;
+    constexpr std::size_t W = simd_width<T>;
+    const T *pg = g.data<T>(), *pa = a.data<T>(), *pb = b.data<T>();
+    T *ga = out.first.data<T>(), *gb = out.second.data<T>();
+    const std::size_t n = g.numel(), full = n - n % W;
+    for (std::size_t i = 0; i < full; i += W) {
+      const B vg = B::load_unaligned(pg + i);
+      (vg * B::load_unaligned(pb + i)).store_unaligned(ga + i);
+      (vg * B::load_unaligned(pa + i)).store_unaligned(gb + i);
+    }
+    for (std::size_t i = full; i < n; ++i) {
+      ga[i] = pg[i] * pb[i];
+      gb[i] = pg[i] * pa[i];
+    }
+  });
+  return out;
+}
+
 Tensor& operator+=(Tensor& a, const Tensor& b) {
   check_same_dtype(a, b, "add (+=)");
   const Shape s = broadcast_shapes(a.shape(), b.shape(), "add (+=)");

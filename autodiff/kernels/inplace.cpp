@@ -2,6 +2,7 @@
 // without the temporaries an expression like theta - d * lr allocates and fills; and acc += a ⊙ b,
 // the inner step of a Taylor product series.
 #include <climits>
+#include <cmath>
 #include <string>
 #include <type_traits>
 
@@ -61,27 +62,52 @@ bool same_layout(const Shape& x, const Shape& y) {
     if (x[i] != y[j]) return false;
   return true;
 }
+
+// pc[i] = fma(p_i, alpha, pc[i]) with p_i = pa[i] pb[i] (pb[0] for every i when B1), or
+// fma(pa[i], pb[i], pc[i]) when alpha is 1.
+template <bool B1, class T>
+void add_product_kernel(T* pc, const T* pa, const T* pb, std::size_t n, T alpha) {
+  using B = detail::Batch<T>;
+  constexpr std::size_t W = detail::simd_width<T>;
+  const std::size_t full = n - n % W;
+  const B valpha(alpha), vb0(pb[0]);
+  const auto b_at = [&](std::size_t i) { return B1 ? vb0 : B::load_unaligned(pb + i); };
+  if (alpha == T(1)) {
+    for (std::size_t i = 0; i < full; i += W)
+      xsimd::fma(B::load_unaligned(pa + i), b_at(i), B::load_unaligned(pc + i)).store_unaligned(pc + i);
+    for (std::size_t i = full; i < n; ++i) pc[i] = std::fma(pa[i], pb[B1 ? 0 : i], pc[i]);
+  } else {
+    for (std::size_t i = 0; i < full; i += W)
+      xsimd::fma(B::load_unaligned(pa + i) * b_at(i), valpha, B::load_unaligned(pc + i))
+          .store_unaligned(pc + i);
+    for (std::size_t i = full; i < n; ++i) pc[i] = std::fma(pa[i] * pb[B1 ? 0 : i], alpha, pc[i]);
+  }
+}
+
 }  // namespace
 
-void add_product(Tensor& acc, const Tensor& a, const Tensor& b) {
-  if (!same_layout(a.shape(), acc.shape()) || !same_layout(b.shape(), acc.shape()) ||
-      a.dtype() != acc.dtype() || b.dtype() != acc.dtype()) {
-    acc += a * b;  // broadcasting (and its checks) through the general kernels
+void add_product(Tensor& acc, const Tensor& a, const Tensor& b, double alpha) {
+  const bool a_fits =
+      same_layout(a.shape(), acc.shape()) && a.dtype() == acc.dtype() && b.dtype() == acc.dtype();
+  const bool b_full = same_layout(b.shape(), acc.shape());
+  const bool b_one = b.numel() == 1 && b.rank() <= acc.rank();
+  if (!a_fits || !(b_full || b_one) || acc.numel() == 0) {
+    // broadcasting (and its checks) through the general kernels
+    if (alpha == 1.0)
+      acc += a * b;
+    else
+      acc += scaled_product(a, b, alpha);
     return;
   }
   dispatch_dtype(acc.dtype(), [&](auto z) {
     using T = decltype(z);
-    using detail::Batch;
-    constexpr std::size_t W = detail::simd_width<T>;
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
-    T* pc = acc.data<T>();
-    const std::size_t n = acc.numel(), full = n - n % W;
-    for (std::size_t i = 0; i < full; i += W)
-      xsimd::fma(Batch<T>::load_unaligned(pa + i), Batch<T>::load_unaligned(pb + i),
-                 Batch<T>::load_unaligned(pc + i))
-          .store_unaligned(pc + i);
-    for (std::size_t i = full; i < n; ++i) pc[i] += pa[i] * pb[i];
+    T* pc = acc.data<T>();  // detaches a shared buffer: pa and pb stay valid
+    if (b_full)
+      add_product_kernel<false>(pc, pa, pb, acc.numel(), static_cast<T>(alpha));
+    else
+      add_product_kernel<true>(pc, pa, pb, acc.numel(), static_cast<T>(alpha));
   });
 }
 

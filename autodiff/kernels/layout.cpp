@@ -306,6 +306,34 @@ Tensor unslice(const Tensor& x, const Shape& shape, int axis, std::ptrdiff_t sta
   return out;
 }
 
+void slice_add(Tensor& acc, const Tensor& x, int axis, std::ptrdiff_t start, std::ptrdiff_t stop,
+               std::ptrdiff_t step) {
+  check_same_dtype(acc, x, "slice_add");
+  const int ax = normalize_axis(axis, acc.rank(), "slice_add");
+  const Extents e = extents(acc.shape(), ax);
+  const SliceRange sr = slice_range("slice_add", e.n, start, stop, step);
+  const Shape expected = with_extent(acc.shape(), ax, sr.count);
+  if (!(x.shape() == expected))
+    throw ShapeError("slice_add: shape " + x.shape().str() + " does not fit the slice of " +
+                     acc.shape().str() + " along axis " + std::to_string(ax) + ", which has shape " +
+                     expected.str());
+  if (x.numel() == 0) return;
+  dispatch_dtype(acc.dtype(), [&](auto z) {
+    using T = decltype(z);
+    const T* px = x.data<T>();
+    T* pa = acc.data<T>();  // detaches a shared buffer: px stays valid
+    // Runs of `len` contiguous elements: the whole slice of each outer index when step is 1.
+    const std::size_t len = sr.step == 1 ? sr.count * e.inner : e.inner;
+    const std::size_t runs = sr.step == 1 ? 1 : sr.count;
+    for (std::size_t o = 0; o < e.outer; ++o)
+      for (std::size_t c = 0; c < runs; ++c) {
+        T* dst = pa + (o * e.n + sr.start + c * sr.step) * e.inner;
+        const T* src = px + (o * sr.count + c) * e.inner;
+        for (std::size_t j = 0; j < len; ++j) dst[j] += src[j];
+      }
+  });
+}
+
 Tensor concat(std::span<const Tensor> parts, int axis) {
   if (parts.empty()) throw ValueError("concat: no tensors to concatenate");
   const Tensor& first = parts[0];

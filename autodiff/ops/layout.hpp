@@ -4,6 +4,8 @@
 // leading direction axis D of the coefficients carried along (negative axes need no change).
 #pragma once
 
+#include <type_traits>
+
 #include "autodiff/ops/rule_support.hpp"
 #include "autodiff/ops/taylor_rules.hpp"
 
@@ -85,6 +87,12 @@ struct SliceOp {  // y = x[start:stop:step] along axis;  x̄ = unslice(g)
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     const Attrs& at = a.at();
+    if constexpr (std::is_same_v<X, Tensor>) {
+      if (Tensor* acc = a.adjoint_to_add(0, a.x().shape())) {  // no zero-filled full-size cotangent
+        slice_add(*acc, a.g, at.axis, at.start, at.stop, at.step);
+        return;
+      }
+    }
     gx[0] = unslice(a.g, a.x().shape(), at.axis, at.start, at.stop, at.step);
   }
   static void taylor(const TaylorArgs& t, Series& ys) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cmath>
+#include <utility>
 
 #include "autodiff/dtype.hpp"
 #include "autodiff/shape.hpp"
@@ -66,6 +67,7 @@ inline Real equal(Real a, Real b) { return {a.v == b.v ? 1.0 : 0.0}; }
 inline Real not_equal(Real a, Real b) { return {a.v != b.v ? 1.0 : 0.0}; }
 inline Real where(Real c, Real a, Real b) { return c.v != 0.0 ? a : b; }
 inline Real scaled_product(Real a, Real b, double alpha) { return {a.v * b.v * alpha}; }
+inline std::pair<Real, Real> mul_cotangents(Real g, Real a, Real b) { return {g * b, g * a}; }
 
 // Shapes are all () in the lane, so the broadcasting adjoints are identities.
 inline Real sum_to(Real x, const Shape&) { return x; }

@@ -41,10 +41,20 @@ struct VjpArgs {
   const X& out;  // the output's value
   const Attrs* attrs = nullptr;
   std::array<bool, Node::max_inputs> wanted{true, true, true, true};
+  // The value sweep offers each input's adjoint accumulated so far (null for a first contribution,
+  // in recorded sweeps and in anomaly mode). A rule may add its contribution into it in place,
+  // saving the temporary and the sweep's separate addition, and then leaves that cotangent empty.
+  std::array<Tensor*, Node::max_inputs> adjoint{};
 
   const X& x(int i = 0) const { return *in[static_cast<std::size_t>(i)]; }
   const Attrs& at() const { return *attrs; }
   bool wants(int i) const { return wanted[static_cast<std::size_t>(i)]; }
+  // Input i's adjoint to add into, if offered and wanted, and if a contribution of shape `s` (the
+  // rule's, before any sum_to) has its shape; otherwise null and the rule returns its cotangent.
+  Tensor* adjoint_to_add(int i, const Shape& s) const {
+    Tensor* acc = adjoint[static_cast<std::size_t>(i)];
+    return acc != nullptr && wants(i) && acc->shape() == s ? acc : nullptr;
+  }
 };
 
 template <class X>
@@ -57,6 +67,7 @@ inline Var scalar_like(const Var& x, double v) { return x.tape()->constant(Tenso
 // alpha a b for variables: the products of jetgrad::scaled_product, the fused pass over values
 // (found by argument-dependent lookup for Tensor), recorded.
 inline Var scaled_product(const Var& a, const Var& b, double alpha) { return a * b * alpha; }
+inline std::pair<Var, Var> mul_cotangents(const Var& g, const Var& a, const Var& b) { return {g * b, g * a}; }
 
 // The shape `x` has after a keepdims reduction, and the cotangent g viewed with it.
 inline Shape keepdims_shape(const Shape& x, const Attrs& at) {

@@ -95,6 +95,11 @@ struct Sweep<Tensor> {
       const auto input = static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)]);
       args.in[static_cast<std::size_t>(k)] = &tape.value(input);
       args.wanted[static_cast<std::size_t>(k)] = tape.node(input).needs_grad;
+      // rules may add into an existing adjoint in place (ops/rule_support.hpp); anomaly mode checks
+      // each contribution, so it gets them all as cotangents
+      const std::int32_t s = slot[input];
+      if (s >= 0 && !tape.detect_anomaly())
+        args.adjoint[static_cast<std::size_t>(k)] = &tensors[static_cast<std::size_t>(s)];
     }
     rules::Cotangents<Tensor> gin;
     rules::vjp_op(n.op, args, gin);
