@@ -99,10 +99,10 @@ TEST_CASE("broadcast_to and its adjoint sum_to", "[layout]") {
     struct C {
       Shape from, to;
     };
-    for (const C& c :
-         {C{Shape{3}, Shape{2, 3}}, C{Shape{3, 1}, Shape{3, 4}}, C{Shape{}, Shape{2, 2}},
-          C{Shape{1, 4, 1}, Shape{2, 3, 4, 5}}, C{Shape{33}, Shape{7, 33}}, C{Shape{2, 3}, Shape{2, 3}},
-          C{Shape{1}, Shape{0}}, C{Shape{5, 1, 7}, Shape{5, 3, 7}}}) {
+    for (const C& c : {C{Shape{3}, Shape{2, 3}}, C{Shape{3, 1}, Shape{3, 4}}, C{Shape{}, Shape{2, 2}},
+                       C{Shape{1, 4, 1}, Shape{2, 3, 4, 5}}, C{Shape{33}, Shape{7, 33}},
+                       C{Shape{2, 3}, Shape{2, 3}}, C{Shape{1}, Shape{0}}, C{Shape{5, 1, 7}, Shape{5, 3, 7}},
+                       C{Shape{1, 1}, Shape{3, 1, 4}}, C{Shape{1}, Shape{1}}}) {
       INFO(ref::name(dt) << " " << c.from.str() << " -> " << c.to.str());
       const Tensor x = ref::random(c.from, dt, -2, 2, 71);
       const Tensor b = broadcast_to(x, c.to);
@@ -130,6 +130,8 @@ TEST_CASE("broadcast_to and its adjoint sum_to", "[layout]") {
                       Contains("(3,)") && Contains("(2, 4)"));
     CHECK_THROWS_AS(broadcast_to(Tensor(dt, Shape{2, 3}), Shape{3}), ShapeError);
     CHECK_THROWS_AS(broadcast_to(Tensor(dt, Shape{2, 1}), Shape{2}), ShapeError);
+    CHECK_THROWS_AS(broadcast_to(Tensor(dt, Shape{1, 1, 1}), Shape{4}),
+                    ShapeError);  // one element, rank too high
     CHECK_THROWS_WITH(sum_to(Tensor(dt, Shape{2, 3}), Shape{4}), Contains("(2, 3)") && Contains("(4,)"));
     CHECK_THROWS_AS(sum_to(Tensor(dt, Shape{3}), Shape{2, 3}), ShapeError);
   }

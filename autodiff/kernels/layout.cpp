@@ -200,6 +200,8 @@ Tensor transpose(const Tensor& x, std::span<const int> perm_in) {
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  if (x.numel() == 1 && x.rank() <= shape.rank())  // one element (a reduction's cotangent): a fill
+    return Tensor::full(shape, x.at(0), x.dtype());
   Shape s;
   try {
     s = broadcast_shapes(x.shape(), shape, "broadcast_to");
@@ -227,6 +229,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;  // shares the buffer
   bool ok = shape.rank() <= x.rank();
   if (ok) {
     try {
@@ -236,7 +239,6 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
     }
   }
   if (!ok) throw ShapeError("sum_to: cannot sum shape " + x.shape().str() + " to " + shape.str());
-  if (x.shape() == shape) return x;
   // Partial sums only: x itself is read, never copied.
   std::optional<Tensor> r;
   const auto current = [&]() -> const Tensor& { return r ? *r : x; };
