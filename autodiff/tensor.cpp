@@ -133,19 +133,6 @@ Tensor::Tensor(const Tensor& other)
   if (!heap_) std::memcpy(small_, other.small_, inline_bytes);
 }
 
-Tensor::Tensor(Tensor&& other) noexcept
-    : dtype_(other.dtype_),
-      shape_(other.shape_),
-      capacity_bytes_(other.capacity_bytes_),
-      heap_(std::move(other.heap_)) {
-  if (!heap_) std::memcpy(small_, other.small_, inline_bytes);
-  // The moved-from tensor is a float64 scalar 0 with inline storage.
-  other.dtype_ = DType::f64;
-  other.shape_ = Shape{};
-  other.capacity_bytes_ = inline_bytes;
-  other.small_[0] = 0.0;
-}
-
 Tensor& Tensor::operator=(const Tensor& other) {
   if (this == &other) return *this;
   dtype_ = other.dtype_;
@@ -153,20 +140,6 @@ Tensor& Tensor::operator=(const Tensor& other) {
   capacity_bytes_ = other.capacity_bytes_;
   heap_ = other.heap_;
   if (!heap_) std::memcpy(small_, other.small_, inline_bytes);
-  return *this;
-}
-
-Tensor& Tensor::operator=(Tensor&& other) noexcept {
-  if (this == &other) return *this;
-  dtype_ = other.dtype_;
-  shape_ = other.shape_;
-  capacity_bytes_ = other.capacity_bytes_;
-  heap_ = std::move(other.heap_);
-  if (!heap_) std::memcpy(small_, other.small_, inline_bytes);
-  other.dtype_ = DType::f64;
-  other.shape_ = Shape{};
-  other.capacity_bytes_ = inline_bytes;
-  other.small_[0] = 0.0;
   return *this;
 }
 

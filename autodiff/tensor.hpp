@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -145,6 +146,35 @@ class Tensor {
   detail::SharedBuffer heap_;
   alignas(16) double small_[inline_bytes / sizeof(double)] = {};
 };
+
+// Moves are inline: the sweeps move tensors through rules, optionals and adjoint tables, and the
+// compiler then drops the stores into a moved-from tensor that is destroyed right after.
+inline Tensor::Tensor(Tensor&& other) noexcept
+    : dtype_(other.dtype_),
+      shape_(other.shape_),
+      capacity_bytes_(other.capacity_bytes_),
+      heap_(std::move(other.heap_)) {
+  if (!heap_) std::memcpy(small_, other.small_, inline_bytes);
+  // The moved-from tensor is a float64 scalar 0 with inline storage.
+  other.dtype_ = DType::f64;
+  other.shape_ = Shape{};
+  other.capacity_bytes_ = inline_bytes;
+  other.small_[0] = 0.0;
+}
+
+inline Tensor& Tensor::operator=(Tensor&& other) noexcept {
+  if (this == &other) return *this;
+  dtype_ = other.dtype_;
+  shape_ = other.shape_;
+  capacity_bytes_ = other.capacity_bytes_;
+  heap_ = std::move(other.heap_);
+  if (!heap_) std::memcpy(small_, other.small_, inline_bytes);
+  other.dtype_ = DType::f64;
+  other.shape_ = Shape{};
+  other.capacity_bytes_ = inline_bytes;
+  other.small_[0] = 0.0;
+  return *this;
+}
 
 template <class T>
 T* Tensor::data() {
