@@ -348,7 +348,7 @@ struct SubOp {  // y = a - b;  ā = g, b̄ = -g;  y_k = a_k - b_k
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     if (a.wants(0)) gx[0] = sum_to(a.g, a.x(0).shape());
-    if (a.wants(1)) gx[1] = -sum_to(a.g, a.x(1).shape());
+    if (a.wants(1)) gx[1] = a.g.shape() == a.x(1).shape() ? -a.g : -sum_to(a.g, a.x(1).shape());
   }
   static void taylor(const TaylorArgs& t, Series& ys) { signed_sum_series(t, -1.0, ys); }
 };

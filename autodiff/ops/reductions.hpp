@@ -1,6 +1,8 @@
 // Reductions over every element (axis = Attrs::all_axes) or along one axis, with keepdims.
 #pragma once
 
+#include <type_traits>
+
 #include "autodiff/ops/rule_support.hpp"
 #include "autodiff/ops/taylor_rules.hpp"
 
@@ -27,6 +29,12 @@ struct SumOp {  // y = Σ x;  x̄ = g broadcast back over the reduced axes;  y_k
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    if constexpr (std::is_same_v<X, Tensor>) {
+      if (a.at().axis == Attrs::all_axes) {  // the one value of g everywhere
+        gx[0] = Tensor::full(a.x().shape(), a.g.item(), a.g.dtype());
+        return;
+      }
+    }
     gx[0] = expand_reduced(a.g, a.x().shape(), a.at());
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
