@@ -16,13 +16,30 @@ namespace {
 thread_local std::size_t operator_news = 0;
 }  // namespace
 
-void* operator new(std::size_t bytes) {
+// Every unaligned form is replaced, so that each delete meets the malloc of its own new (ASan
+// checks the pairing); the aligned forms keep the library's pair.
+namespace {
+void* counted_malloc(std::size_t bytes) noexcept {
   ++operator_news;
-  if (void* p = std::malloc(bytes == 0 ? 1 : bytes)) return p;
+  return std::malloc(bytes == 0 ? 1 : bytes);
+}
+}  // namespace
+void* operator new(std::size_t bytes) {
+  if (void* p = counted_malloc(bytes)) return p;
   throw std::bad_alloc();
 }
+void* operator new[](std::size_t bytes) {
+  if (void* p = counted_malloc(bytes)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t bytes, const std::nothrow_t&) noexcept { return counted_malloc(bytes); }
+void* operator new[](std::size_t bytes, const std::nothrow_t&) noexcept { return counted_malloc(bytes); }
 void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 using namespace jetgrad;
 
