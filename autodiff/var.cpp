@@ -13,7 +13,7 @@ namespace jetgrad {
 
 const Tensor& Var::value() const {
   if (tape_ == nullptr) throw TapeError("variable is not attached to a tape (make it with Tape::variable)");
-  tape_->check_var(*this, "value");
+  if (generation_ != tape_->generation()) tape_->check_var(*this, "value");  // names the cause
   return tape_->value(static_cast<std::size_t>(index_));
 }
 
@@ -52,8 +52,8 @@ Var apply(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
   args.num_inputs = static_cast<int>(in.size());
   args.attrs = attrs;
   for (std::size_t k = 0; k < in.size(); ++k) {
-    tape.check_var(in[k], op_name(op));
-    args.in[k] = &in[k].value();
+    if (in[k].tape() != &tape || in[k].generation() != tape.generation()) tape.check_var(in[k], op_name(op));
+    args.in[k] = &tape.value(static_cast<std::size_t>(in[k].index()));
   }
   return tape.record(op, in, rules::eval_op(op, args), attrs);
 }
