@@ -610,6 +610,19 @@ TEST_CASE("custom ops in the Taylor sweep", "[taylor]") {
     const Var wrt[] = {a};
     const Tensor dir = reshape(v, Shape{1, 3});
     CHECK_NOTHROW(tape.taylor(outs, wrt, std::span<const Tensor>(&dir, 1), 2));
+    // nor does one that no output depends on: the sweep skips it (its series would be dropped)
+    const Var unused = custom<CubeWithoutTaylor>({a});
+    const Var used = sin(a);
+    const Var only_used[] = {used};
+    const std::vector<std::vector<Tensor>> c =
+        tape.taylor(only_used, wrt, std::span<const Tensor>(&dir, 1), 2);
+    for (std::size_t i = 0; i < 3; ++i) {
+      CHECK(c[0][1].at(i) == Approx(std::cos(x.at(i)) * v.at(i)).epsilon(1e-14));
+      CHECK(c[0][2].at(i) == Approx(-0.5 * std::sin(x.at(i)) * v.at(i) * v.at(i)).epsilon(1e-14));
+    }
+    const Var with_unused[] = {used, unused};
+    CHECK_THROWS_WITH(tape.taylor(with_unused, wrt, std::span<const Tensor>(&dir, 1), 2),
+                      Contains("cube_without_taylor"));
   }
 }
 

@@ -4,6 +4,7 @@
 //   entry's Taylor rule (autodiff/ops/*.hpp);  all D directions ride along a leading axis.
 //
 // Series are released after their last use, so memory follows the live set, not the tape length.
+#include <cstdint>
 #include <vector>
 
 #include "autodiff/sweeps/dispatch.hpp"
@@ -49,10 +50,23 @@ std::vector<std::vector<Tensor>> Tape::taylor(std::span<const Var> outputs, std:
     last = std::max(last, y.index());
   }
 
-  // Last use of each entry's series, to free it early; outputs are kept to the end.
+  // Entries some output depends on. The rest are skipped: their series would be computed only to
+  // be dropped (for an HVP, the outputs are the recorded gradient and the loss's own last entries
+  // are not needed).
+  std::vector<std::uint8_t> needed(n, 0);
+  for (const Var& y : outputs) needed[static_cast<std::size_t>(y.index())] = 1;
+  for (std::int32_t i = last; i >= 0; --i) {
+    const Node& node = nodes_[static_cast<std::size_t>(i)];
+    if (!needed[static_cast<std::size_t>(i)]) continue;
+    for (int k = 0; k < node.num_inputs; ++k)
+      needed[static_cast<std::size_t>(node.inputs[static_cast<std::size_t>(k)])] = 1;
+  }
+
+  // Last use of each entry's series (by a needed entry), to free it early; outputs are kept to the end.
   std::vector<std::int32_t> last_use(n, -1);
   for (std::int32_t i = 0; i <= last; ++i) {
     const Node& node = nodes_[static_cast<std::size_t>(i)];
+    if (!needed[static_cast<std::size_t>(i)]) continue;
     for (int k = 0; k < node.num_inputs; ++k)
       last_use[static_cast<std::size_t>(node.inputs[static_cast<std::size_t>(k)])] = i;
   }
@@ -62,7 +76,7 @@ std::vector<std::vector<Tensor>> Tape::taylor(std::span<const Var> outputs, std:
     const auto idx = static_cast<std::size_t>(i);
     const Node& node = nodes_[idx];
     // leaves, and seeded entries: a seeded variable is x + t v as given, whatever it was computed from
-    if (node.op == Op::Input || node.op == Op::Constant || !series[idx].empty()) continue;
+    if (!needed[idx] || node.op == Op::Input || node.op == Op::Constant || !series[idx].empty()) continue;
     rules::TaylorArgs args;
     args.K = K;
     args.D = D;
