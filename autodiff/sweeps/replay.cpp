@@ -15,16 +15,21 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
   }
   for (std::size_t k = 0; k < inputs_.size(); ++k) {
     const auto index = static_cast<std::size_t>(inputs_[k]);
-    const Tensor& recorded = value(index);
-    if (!(new_inputs[k].shape() == recorded.shape()) || new_inputs[k].dtype() != recorded.dtype()) {
-      throw ShapeError("replay: input " + std::to_string(k) + " was recorded as " +
-                       dtype_name(recorded.dtype()) + recorded.shape().str() + ", got " +
-                       dtype_name(new_inputs[k].dtype()) + new_inputs[k].shape().str());
+    const Node& input = nodes_[index];
+    // A real input is checked as a 0-d float64 without making a tensor of it.
+    static const Shape scalar_shape;
+    const Shape& shape =
+        input.real ? scalar_shape : values_[static_cast<std::size_t>(input.value_slot)].shape();
+    const DType dtype = input.real ? DType::f64 : values_[static_cast<std::size_t>(input.value_slot)].dtype();
+    if (!(new_inputs[k].shape() == shape) || new_inputs[k].dtype() != dtype) {
+      throw ShapeError("replay: input " + std::to_string(k) + " was recorded as " + dtype_name(dtype) +
+                       shape.str() + ", got " + dtype_name(new_inputs[k].dtype()) +
+                       new_inputs[k].shape().str());
     }
-    if (nodes_[index].real)
+    if (input.real)
       reals_[index] = *new_inputs[k].data<double>();
     else
-      values_[static_cast<std::size_t>(nodes_[index].value_slot)].copy_from(new_inputs[k]);
+      values_[static_cast<std::size_t>(input.value_slot)].copy_from(new_inputs[k]);
   }
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];
