@@ -30,6 +30,12 @@ Tape& tape_of(const Var& v) {
   return *v.tape();
 }
 
+// An input of op must be on this tape and of its generation; the cheap test inline, the message
+// (Tape::check_var) only on failure.
+void check_input(const Tape& tape, const Var& v, Op op) {
+  if (v.tape() != &tape || v.generation() != tape.generation()) tape.check_var(v, op_name(op));
+}
+
 // Evaluates a primitive on its inputs' values and records it. 0-d float64 operands of an
 // elementwise op take the scalar lane: plain double arithmetic, no kernel dispatch.
 Var apply(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
@@ -38,8 +44,7 @@ Var apply(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
     std::array<double, Node::max_inputs> values{};
     bool lane = true;
     for (std::size_t k = 0; k < in.size() && lane; ++k) {
-      if (in[k].tape() != &tape || in[k].generation() != tape.generation())
-        tape.check_var(in[k], op_name(op));
+      check_input(tape, in[k], op);
       const auto index = static_cast<std::size_t>(in[k].index());
       lane = tape.node(index).real;
       values[k] = tape.real_value(index);
@@ -52,7 +57,7 @@ Var apply(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
   args.num_inputs = static_cast<int>(in.size());
   args.attrs = attrs;
   for (std::size_t k = 0; k < in.size(); ++k) {
-    if (in[k].tape() != &tape || in[k].generation() != tape.generation()) tape.check_var(in[k], op_name(op));
+    check_input(tape, in[k], op);
     args.in[k] = &tape.value(static_cast<std::size_t>(in[k].index()));
   }
   return tape.record(op, in, rules::eval_op(op, args), attrs);
