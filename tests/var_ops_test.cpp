@@ -17,6 +17,7 @@
 
 #include "autodiff/custom.hpp"
 #include "autodiff/functional.hpp"
+#include "support/cube_ops.hpp"
 #include "support/gradcheck_support.hpp"
 
 using namespace jetgrad;
@@ -820,10 +821,9 @@ TEST_CASE("reverse mode: subgradients at kinks", "[reverse][kink]") {
 
 namespace {
 
-// x³ with a vjp that is wrong at element 3 only (an extra +1).
-struct WrongCube {
+// x³ (tests/support/cube_ops.hpp) with a vjp that is wrong at element 3 only (an extra +1).
+struct WrongCube : test::Cube {
   static constexpr const char* name = "wrong_cube";
-  static Tensor eval(const CustomInputs<Tensor>& x) { return x[0] * x[0] * x[0]; }
   template <class X>
   static std::vector<X> vjp(const X& g, const CustomInputs<X>& x, const X&) {
     Tensor bump(DType::f64, x[0].shape());
@@ -831,14 +831,7 @@ struct WrongCube {
     return {g * (3.0 * x[0] * x[0]) + bump};
   }
 };
-struct RightCube {
-  static constexpr const char* name = "right_cube";
-  static Tensor eval(const CustomInputs<Tensor>& x) { return x[0] * x[0] * x[0]; }
-  template <class X>
-  static std::vector<X> vjp(const X& g, const CustomInputs<X>& x, const X&) {
-    return {g * (3.0 * x[0] * x[0])};
-  }
-};
+using RightCube = test::Cube;
 
 }  // namespace
 
