@@ -95,7 +95,7 @@ namespace {
 }  // namespace
 
 // The bookkeeping every entry shares: checks, input links, needs_grad, attributes.
-inline Node& Tape::append(Op op, std::span<const Var> inputs, const Attrs* attrs) {
+[[gnu::always_inline]] inline Node& Tape::append(Op op, std::span<const Var> inputs, const Attrs* attrs) {
   if (std::this_thread::get_id() != owner_) check_thread(op_name(op));  // names only on failure
   if (inputs.size() > static_cast<std::size_t>(Node::max_inputs)) throw_too_many_inputs(op, inputs.size());
   for (const Var& v : inputs)
@@ -153,6 +153,38 @@ Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* 
   node.value_slot = static_cast<std::int32_t>(values_.size());
   reals_.push_back(0.0);
   values_.emplace_back(std::move(value));
+  return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
+}
+
+// The per-operation cost of scalar code is this function: checks, the rule on doubles and the
+// entry, with no second pass over the inputs and nothing out of line on the success path.
+Var Tape::record_in_lane(Op op, std::span<const Var> inputs, const Attrs* attrs) {
+  if (std::this_thread::get_id() != owner_) check_thread(op_name(op));
+  if (inputs.empty() || inputs.size() > static_cast<std::size_t>(Node::max_inputs)) return Var();
+  std::array<double, Node::max_inputs> values;
+  bool inputs_need_grad = false;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    const Var& v = inputs[k];
+    if (v.tape_ != this || v.generation_ != generation_) check_var(v, op_name(op));
+    const auto index = static_cast<std::size_t>(v.index_);
+    const Node& in = nodes_[index];
+    if (!in.real) return Var();
+    inputs_need_grad |= in.needs_grad;
+    values[k] = reals_[index];
+  }
+  const double value = rules::eval_real(op, values.data(), attrs);
+  if (detect_anomaly_ && !std::isfinite(value)) throw_non_finite(nodes_.size(), op, value);
+  Node& node = nodes_.emplace_back(op);
+  node.num_inputs = static_cast<std::uint8_t>(inputs.size());
+  for (std::size_t k = 0; k < inputs.size(); ++k) node.inputs[k] = inputs[k].index_;
+  node.real = true;
+  node.scalar_lane = true;
+  node.needs_grad = inputs_need_grad && rules::op_is_differentiable(op) && !NoGrad::active();
+  if (attrs != nullptr) {
+    node.attrs = static_cast<std::int32_t>(attrs_.size());
+    attrs_.emplace_back(*attrs);
+  }
+  reals_.push_back(value);
   return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
 }
 

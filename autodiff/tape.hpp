@@ -161,6 +161,10 @@ class Tape {
   Var record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs = nullptr);
   // The scalar lane's record: a real result of real inputs, no Tensor built.
   Var record_real(Op op, std::span<const Var> inputs, double value, const Attrs* attrs = nullptr);
+  // Scalar code's path (Var's operations, for ops whose rules run on doubles): when every input is
+  // real, evaluates op on doubles and records it, in one pass over the inputs; otherwise records
+  // nothing and returns a detached Var (the caller takes the tensor path).
+  Var record_in_lane(Op op, std::span<const Var> inputs, const Attrs* attrs);
   void check_var(const Var& v, const char* what) const;
   void check_thread(const char* what) const;
 

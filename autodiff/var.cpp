@@ -41,17 +41,8 @@ void check_input(const Tape& tape, const Var& v, Op op) {
 Var apply(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
   Tape& tape = tape_of(in[0]);
   if (rules::in_scalar_lane(op)) {
-    std::array<double, Node::max_inputs> values{};
-    bool lane = true;
-    for (std::size_t k = 0; k < in.size() && lane; ++k) {
-      check_input(tape, in[k], op);
-      const auto index = static_cast<std::size_t>(in[k].index());
-      lane = tape.node(index).real;
-      values[k] = tape.real_value(index);
-    }
-    if (lane) {
-      return tape.record_real(op, in, rules::eval_real(op, values.data(), attrs), attrs);
-    }
+    const Var result = tape.record_in_lane(op, in, attrs);
+    if (result.attached()) return result;
   }
   rules::EvalArgs args;
   args.num_inputs = static_cast<int>(in.size());
