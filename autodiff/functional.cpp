@@ -116,6 +116,12 @@ struct Recording {
     const Var outs[] = {out};
     return tape.taylor(outs, wrt, std::span<const Tensor>(&directions, 1), K)[0];
   }
+  // The same without the value y_0 (which, for a recorded gradient, may then never be computed).
+  std::vector<Tensor> taylor_terms(const Var& out, const Tensor& directions, int K) const {
+    const Var wrt[] = {x};
+    const Var outs[] = {out};
+    return tape.taylor_terms(outs, wrt, std::span<const Tensor>(&directions, 1), K)[0];
+  }
 };
 
 std::vector<Tensor> taylor(const UnaryFn& f, const Tensor& x, const Tensor& v, int K) {
@@ -133,7 +139,7 @@ Tensor hvp(const UnaryFn& f, const Tensor& x, const Tensor& v, HvpMethod method)
   Recording r(f, x, "hvp", true);
   const Var g = r.gradient();
   if (method == HvpMethod::reverse_over_reverse) return r.tape.gradient(sum(g * v), {r.x})[0];  // ∇⟨∇f, v⟩
-  return reshape(r.taylor(g, single_direction(v), 1)[1], x.shape());
+  return reshape(r.taylor_terms(g, single_direction(v), 1)[0], x.shape());
 }
 
 std::vector<Tensor> grad_taylor(const UnaryFn& f, const Tensor& x, const Tensor& v, int K) {

@@ -120,10 +120,23 @@ namespace {
 
 void Tape::set_value(std::size_t i, Tensor&& value) {
   const Node& n = nodes_[i];
+  n.deferred = false;
   if (n.real)
     reals_[i] = *value.data<double>();
   else
     values_[static_cast<std::size_t>(n.value_slot)] = std::move(value);
+}
+
+void Tape::compute_deferred(std::size_t i) const {
+  const Node& n = nodes_[i];
+  rules::EvalArgs args;
+  args.num_inputs = n.num_inputs;
+  args.attrs = attrs_of(n);
+  for (int k = 0; k < n.num_inputs; ++k)
+    args.in[static_cast<std::size_t>(k)] =
+        &value(static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)]));
+  rules::eval_into_op(n.op, args, values_[static_cast<std::size_t>(n.value_slot)]);
+  n.deferred = false;
 }
 
 const Tensor& Tape::real_as_tensor(std::size_t i) const {
@@ -185,6 +198,17 @@ Var Tape::record_in_lane(Op op, std::span<const Var> inputs, const Attrs* attrs)
     attrs_.emplace_back(*attrs);
   }
   reals_.push_back(value);
+  return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
+}
+
+Var Tape::record_deferred(Op op, std::span<const Var> inputs, Tensor layout, const Attrs* attrs) {
+  if (layout.rank() == 0 && layout.dtype() == DType::f64)  // real values live in the scalar array
+    throw Error(std::string("internal: ") + op_name(op) + ": a 0-d float64 value can not be deferred");
+  Node& node = append(op, inputs, attrs);
+  node.deferred = true;
+  node.value_slot = static_cast<std::int32_t>(values_.size());
+  reals_.push_back(0.0);
+  values_.emplace_back(std::move(layout));
   return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
 }
 

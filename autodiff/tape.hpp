@@ -68,6 +68,9 @@ struct Node {
   bool needs_grad = false;   // some input path leads to an Input, outside no_grad
   bool real = false;         // the value is a 0-d float64, held as a plain double (Tape::real_value)
   bool scalar_lane = false;  // it and its inputs are real, and its rules run on doubles
+  // The value is not computed yet: the tape holds its layout (shape and dtype) and computes it
+  // when first read (Tape::value). Only ops that allow it (rules::op_is_deferrable) are deferred.
+  mutable bool deferred = false;
   std::array<std::int32_t, max_inputs> inputs{-1, -1, -1, -1};
   std::int32_t attrs = -1;  // index into the tape's attribute table, -1 for none
   // Index of the value in the tape's tensor table; a real entry gets one only when first read
@@ -99,8 +102,17 @@ class Tape {
   // tape's own bookkeeping (nodes, attributes) are not counted.
   std::size_t value_bytes() const;
   const Node& node(std::size_t i) const { return nodes_[i]; }
-  // The value of entry i (as recorded, or as of the last replay).
+  // The value of entry i (as recorded, or as of the last replay); a deferred one is computed now.
   const Tensor& value(std::size_t i) const {
+    const Node& n = nodes_[i];
+    if (n.real) return real_as_tensor(i);
+    if (n.deferred) [[unlikely]]
+      compute_deferred(i);
+    return values_[static_cast<std::size_t>(n.value_slot)];
+  }
+  // Entry i's tensor for its shape and dtype only: a deferred value is left uncomputed (its
+  // elements are then unspecified).
+  const Tensor& value_layout(std::size_t i) const {
     const Node& n = nodes_[i];
     return n.real ? real_as_tensor(i) : values_[static_cast<std::size_t>(n.value_slot)];
   }
@@ -134,6 +146,11 @@ class Tape {
   // K = 1 is the JVP. Work per entry is O(K²); entries no direction reaches cost nothing.
   std::vector<std::vector<Tensor>> taylor(std::span<const Var> outputs, std::span<const Var> wrt,
                                           std::span<const Tensor> directions, int K) const;
+  // The same without the outputs' values: y_1..y_K for each output. An output whose value nothing
+  // reads is then never computed (a deferred matrix product: for an HVP through a recorded
+  // gradient, the gradient's last products).
+  std::vector<std::vector<Tensor>> taylor_terms(std::span<const Var> outputs, std::span<const Var> wrt,
+                                                std::span<const Tensor> directions, int K) const;
 
   // Re-evaluates every entry with new values for the inputs (in the order they were made).
   // Values come from the per-thread buffer cache (buffer_pool.hpp), so a fixed graph replays
@@ -161,6 +178,10 @@ class Tape {
   Var record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs = nullptr);
   // The scalar lane's record: a real result of real inputs, no Tensor built.
   Var record_real(Op op, std::span<const Var> inputs, double value, const Attrs* attrs = nullptr);
+  // Records an entry whose value is computed when first read, given its layout (rules::layout_op;
+  // not a 0-d float64: those are real entries). Anomaly mode checks values as they are recorded,
+  // so it defers nothing (Var operations ask).
+  Var record_deferred(Op op, std::span<const Var> inputs, Tensor layout, const Attrs* attrs);
   // Scalar code's path (Var's operations, for ops whose rules run on doubles): when every input is
   // real, evaluates op on doubles and records it, in one pass over the inputs; otherwise records
   // nothing and returns a detached Var (the caller takes the tensor path).
@@ -173,6 +194,7 @@ class Tape {
   Node& append(Op op, std::span<const Var> inputs, const Attrs* attrs);
   void set_value(std::size_t i, Tensor&& value);
   const Tensor& real_as_tensor(std::size_t i) const;
+  void compute_deferred(std::size_t i) const;
 
   detail::StableVector<Node> nodes_;  // entries never move: rules may record while holding references
   // Tensor values, at each entry's value_slot. A real entry's master copy is reals_[i] (entry

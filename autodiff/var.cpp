@@ -17,6 +17,12 @@ const Tensor& Var::value() const {
   return tape_->value(static_cast<std::size_t>(index_));
 }
 
+const Tensor& Var::layout() const {
+  if (tape_ == nullptr) throw TapeError("variable is not attached to a tape (make it with Tape::variable)");
+  if (generation_ != tape_->generation()) tape_->check_var(*this, "shape");
+  return tape_->value_layout(static_cast<std::size_t>(index_));
+}
+
 bool Var::needs_grad() const {
   value();  // validates the handle
   return tape_->node(static_cast<std::size_t>(index_)).needs_grad;
@@ -47,9 +53,20 @@ Var apply(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
   rules::EvalArgs args;
   args.num_inputs = static_cast<int>(in.size());
   args.attrs = attrs;
+  // A deferrable op's value is computed when first read (Tape::value): never, for a product whose
+  // value no later step needs. Its layout needs only its inputs' shapes.
+  const bool defer = rules::op_is_deferrable(op) && !tape.detect_anomaly();
   for (std::size_t k = 0; k < in.size(); ++k) {
     check_input(tape, in[k], op);
-    args.in[k] = &tape.value(static_cast<std::size_t>(in[k].index()));
+    const auto index = static_cast<std::size_t>(in[k].index());
+    args.in[k] = defer ? &tape.value_layout(index) : &tape.value(index);
+  }
+  if (defer) {
+    Tensor layout = rules::layout_op(op, args);
+    if (!(layout.rank() == 0 && layout.dtype() == DType::f64))
+      return tape.record_deferred(op, in, std::move(layout), attrs);
+    for (std::size_t k = 0; k < in.size(); ++k)
+      args.in[k] = &tape.value(static_cast<std::size_t>(in[k].index()));
   }
   return tape.record(op, in, rules::eval_op(op, args), attrs);
 }

@@ -24,10 +24,11 @@ class Var {
   Var() = default;  // not attached to any tape (make variables with Tape::variable / constant)
 
   const Tensor& value() const;
-  const Shape& shape() const { return value().shape(); }
-  DType dtype() const { return value().dtype(); }
-  int rank() const { return value().rank(); }
-  std::size_t numel() const { return value().numel(); }
+  // Shape and dtype come without computing a deferred value (Tape::value_layout).
+  const Shape& shape() const { return layout().shape(); }
+  DType dtype() const { return layout().dtype(); }
+  int rank() const { return layout().rank(); }
+  std::size_t numel() const { return layout().numel(); }
   double item() const { return value().item(); }
 
   Tape* tape() const { return tape_; }
@@ -38,6 +39,7 @@ class Var {
 
  private:
   friend class Tape;
+  const Tensor& layout() const;
   Var(Tape* tape, std::int32_t index, std::uint32_t generation)
       : tape_(tape), index_(index), generation_(generation) {}
   Tape* tape_ = nullptr;

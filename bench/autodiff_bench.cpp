@@ -22,7 +22,7 @@
 //                      the squared output; the 6 weight/bias tensors (433 numbers) are the inputs.
 //                      jetgrad uses matmul + broadcasting bias adds; ADOL-C loops over the batch.
 //                      The functional hvp() takes one input, so the MLP's HVPs call the same Tape
-//                      steps hvp() makes (gradient_vars, then taylor or gradient) with six inputs.
+//                      steps hvp() makes (gradient_vars, then taylor_terms or gradient) with six inputs.
 //
 // Validation: before the first timing, every jetgrad result timed here is compared with ADOL-C's
 // (gradient, Taylor coefficients for K = 1, 2, 4, 8, hess_vec) and between jetgrad's own paths
@@ -251,10 +251,10 @@ std::vector<Tensor> hvp(const Case& c, HvpMethod method) {
     for (std::size_t j = 1; j < g.size(); ++j) s = s + sum(g[j] * c.plain_directions[j]);
     return tape.gradient(s, vars);
   }
-  std::vector<std::vector<Tensor>> t = tape.taylor(g, vars, c.directions, 1);
+  std::vector<std::vector<Tensor>> t = tape.taylor_terms(g, vars, c.directions, 1);
   std::vector<Tensor> out;
   out.reserve(t.size());
-  for (std::size_t j = 0; j < t.size(); ++j) out.push_back(jetgrad::reshape(t[j][1], c.inputs[j].shape()));
+  for (std::size_t j = 0; j < t.size(); ++j) out.push_back(jetgrad::reshape(t[j][0], c.inputs[j].shape()));
   return out;
 }
 

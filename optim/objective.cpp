@@ -169,7 +169,24 @@ Objective::ValueGradientHvp Objective::value_gradient_hvp(
   for (const Var& g : grads) out.gradient.push_back(g.value());
   const ParamVector u = direction(out.gradient);
   check_like_params(u, "hvp direction");
-  // One Taylor sweep (degree 1, one direction) through the recorded gradient gives H u.
+  out.hvp = hvp_through(tape, grads, vars, u);
+  return out;
+}
+
+ParamVector Objective::hvp(const ParamVector& v) {
+  check_like_params(v, "hvp");
+  Tape tape;
+  auto [loss, vars] = record(tape);
+  ++forwards_;
+  ++gradients_;
+  ++hvps_;
+  // The gradient's values are not read: its last matrix products are never computed (Tape::value).
+  return hvp_through(tape, tape.gradient_vars(loss, vars), vars, v);
+}
+
+// One Taylor sweep (degree 1, one direction) through the recorded gradient gives H u.
+ParamVector Objective::hvp_through(const Tape& tape, std::span<const Var> grads, std::span<const Var> vars,
+                                   const ParamVector& u) const {
   std::vector<Tensor> directions;
   directions.reserve(u.size());
   for (std::size_t i = 0; i < u.size(); ++i) {
@@ -178,15 +195,12 @@ Objective::ValueGradientHvp Objective::value_gradient_hvp(
     for (std::size_t d : u[i].shape()) s.push_back(d);
     directions.push_back(reshape(u[i].to(params_[i]->value.dtype()), s));
   }
-  const auto series = tape.taylor(grads, vars, directions, 1);
-  for (std::size_t i = 0; i < series.size(); ++i)
-    out.hvp.push_back(reshape(series[i][1], params_[i]->value.shape()));
-  return out;
-}
-
-ParamVector Objective::hvp(const ParamVector& v) {
-  check_like_params(v, "hvp");
-  return value_gradient_hvp([&](const ParamVector&) { return v; }).hvp;
+  const auto terms = tape.taylor_terms(grads, vars, directions, 1);
+  ParamVector hv;
+  hv.reserve(terms.size());
+  for (std::size_t i = 0; i < terms.size(); ++i)
+    hv.push_back(reshape(terms[i][0], params_[i]->value.shape()));
+  return hv;
 }
 
 }  // namespace jetgrad::optim

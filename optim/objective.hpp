@@ -66,6 +66,9 @@ class Objective {
  private:
   // Records the loss with every parameter bound as an input (in order); returns it and the vars.
   std::pair<Var, std::vector<Var>> record(Tape& tape);
+  // H u from the recorded gradient `grads` of the parameters' variables `vars`.
+  ParamVector hvp_through(const Tape& tape, std::span<const Var> grads, std::span<const Var> vars,
+                          const ParamVector& u) const;
   void check_like_params(const ParamVector& v, const char* what) const;
 
   ParamList params_;

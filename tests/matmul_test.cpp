@@ -182,3 +182,21 @@ TEST_CASE("matmul errors name both shapes", "[matmul]") {
   CHECK_THROWS_WITH(matmul(a, Tensor(DType::f32, Shape{3, 2})),
                     "matmul: dtype mismatch: float64 and float32");
 }
+
+TEST_CASE("matmul_layout and matmul_into: the product's shape, then the product in place", "[matmul]") {
+  for (DType dt : kDTypes) {
+    INFO(ref::name(dt));
+    const Tensor a = ref::random(Shape{2, 4, 3}, dt, -1, 1, 71), b = ref::random(Shape{5, 4}, dt, -1, 1, 72);
+    const Transposed t{.a = true, .b = true};
+    Tensor out = matmul_layout(a, b, t);
+    REQUIRE(out.shape() == Shape({2, 3, 5}));
+    REQUIRE(out.dtype() == dt);
+    matmul_into(out, a, b, t);
+    ref::require_close(out, ref_matmul(swap_last_two(a), swap_last_two(b)), ref::tol_for(dt, 40));
+  }
+  CHECK_THROWS_WITH(matmul_layout(Tensor(DType::f64, Shape{2, 3}), Tensor(DType::f64, Shape{2, 3}), {}),
+                    Contains("inner dimensions 3 and 2 differ"));
+  Tensor wrong(DType::f64, Shape{2, 2});
+  CHECK_THROWS_WITH(matmul_into(wrong, Tensor(DType::f64, Shape{2, 3}), Tensor(DType::f64, Shape{3, 4}), {}),
+                    Contains("matmul_into") && Contains("(2, 2)") && Contains("(2, 4)"));
+}

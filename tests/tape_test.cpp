@@ -658,3 +658,80 @@ TEST_CASE("tape: scalar entries keep their doubles apart and their tensors in st
   CHECK_THROWS_WITH(tape.replay({Tensor(1.5, DType::f32)}),
                     Catch::Contains("float64()") && Catch::Contains("float32()"));
 }
+
+namespace {
+// out[i, j] = Σ_k a[i, k] b[k, j] by plain loops: an independent route to a 2-D product.
+Tensor loop_product(const Tensor& a, const Tensor& b) {
+  const std::size_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
+  Tensor out(DType::f64, Shape{m, n});
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      double s = 0.0;
+      for (std::size_t l = 0; l < k; ++l) s += a.at(i * k + l) * b.at(l * n + j);
+      out.set(i * n + j, s);
+    }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("tape: a matrix product's value is computed when first read", "[tape][deferred]") {
+  Tape tape;
+  const Tensor a0 = rnd(Shape{3, 4}, -1, 1, 801), b0 = rnd(Shape{4, 2}, -1, 1, 802);
+  const Var a = tape.variable(a0), b = tape.variable(b0);
+  const Var y = matmul(a, b);
+  const auto entry = static_cast<std::size_t>(y.index());
+  CHECK(tape.node(entry).deferred);
+  CHECK(y.shape() == Shape({3, 2}));  // shape and dtype do not compute it
+  CHECK(y.dtype() == DType::f64);
+  CHECK(tape.node(entry).deferred);
+  const Var s = sum(y);  // reading it (here: to record sum) computes it
+  CHECK_FALSE(tape.node(entry).deferred);
+  CHECK_THAT(y.value(), AllClose(loop_product(a0, b0), 1e-14, 1e-14));
+  const Tensor expected = loop_product(a0, b0);
+  double total = 0.0;
+  for (std::size_t i = 0; i < expected.numel(); ++i) total += expected.at(i);
+  CHECK(s.item() == Approx(total).epsilon(1e-14));
+
+  SECTION("shape errors still come when the product is recorded") {
+    CHECK_THROWS_WITH(matmul(a, a), Contains("inner dimensions 4 and 3 differ"));
+  }
+  SECTION("a product never read before a replay has the replayed inputs' value") {
+    const Var z = matmul(a, b);
+    REQUIRE(tape.node(static_cast<std::size_t>(z.index())).deferred);
+    const Tensor a1 = rnd(Shape{3, 4}, -1, 1, 803), b1 = rnd(Shape{4, 2}, -1, 1, 804);
+    tape.replay({a1, b1});
+    CHECK_THAT(z.value(), AllClose(loop_product(a1, b1), 1e-14, 1e-14));
+    CHECK_THAT(y.value(), AllClose(loop_product(a1, b1), 1e-14, 1e-14));
+  }
+  SECTION("anomaly mode checks every value as it is recorded, so it defers none") {
+    tape.set_detect_anomaly(true);
+    const Var z = matmul(a, b);
+    CHECK_FALSE(tape.node(static_cast<std::size_t>(z.index())).deferred);
+    CHECK_THAT(z.value(), AllClose(loop_product(a0, b0), 1e-14, 1e-14));
+  }
+}
+
+TEST_CASE("tape: an HVP through a recorded gradient never computes the gradient's last product",
+          "[tape][deferred][taylor]") {
+  Tape tape;
+  const Tensor X = rnd(Shape{5, 3}, -1, 1, 811);
+  const Var w = tape.variable(rnd(Shape{3, 2}, -1, 1, 812));
+  const Var h = tanh(matmul(X, w));
+  const Var loss = sum(h * h);
+  const Var wrt[] = {w};
+  const Var g = tape.gradient_vars(loss, wrt)[0];  // its last entry is the product Xᵀ Ḡ
+  const Tensor v = rnd(Shape{3, 2}, -1, 1, 813);
+  const Tensor dirs[] = {reshape(v, Shape{1, 3, 2})};
+  const Var outs[] = {g};
+  const Tensor hv = tape.taylor_terms(outs, wrt, dirs, 1)[0][0];
+  CHECK(tape.node(static_cast<std::size_t>(g.index())).deferred);
+
+  // Reverse over reverse, an independent route: ∇⟨∇f, v⟩.
+  const Tensor hv_rr = tape.gradient(sum(g * v), wrt)[0];
+  CHECK_THAT(reshape(hv, Shape{3, 2}), AllClose(hv_rr, 1e-12, 1e-12));
+  // taylor() is taylor_terms() behind the value (which it computes).
+  const auto full = tape.taylor(outs, wrt, dirs, 1)[0];
+  REQUIRE(full.size() == 2);
+  CHECK_THAT(full[0], AllClose(g.value(), 0, 0));
+  CHECK_THAT(full[1], AllClose(hv, 0, 0));
+}

@@ -145,15 +145,33 @@ Tensor matmul(const Tensor& a, const Tensor& b, Transposed t) {
   return out;
 }
 
-void add_matmul(Tensor& acc, const Tensor& a, const Tensor& b, Transposed t) {
+Tensor matmul_layout(const Tensor& a, const Tensor& b, Transposed t) {
+  Tensor out;
+  out.resize(plan_of(a, b, t).out, a.dtype());
+  return out;
+}
+
+namespace {
+// out = or += op(a) op(b) into an existing tensor of the product's shape (not an operand).
+void product_into(Tensor& out, const Tensor& a, const Tensor& b, Transposed t, bool accumulate,
+                  const char* what) {
   const Plan p = plan_of(a, b, t);
-  if (!(acc.shape() == p.out) || acc.dtype() != a.dtype()) {
-    throw ShapeError("add_matmul: the accumulator is " + std::string(dtype_name(acc.dtype())) +
-                     acc.shape().str() + ", the product " + dtype_name(a.dtype()) + p.out.str());
+  if (!(out.shape() == p.out) || out.dtype() != a.dtype()) {
+    throw ShapeError(std::string(what) + ": the output is " + dtype_name(out.dtype()) + out.shape().str() +
+                     ", the product " + dtype_name(a.dtype()) + p.out.str());
   }
-  if (acc.raw_data() == a.raw_data() || acc.raw_data() == b.raw_data())
-    throw ValueError("add_matmul: the accumulator must not be an operand");
-  run(p, a, b, t, acc, true);
+  if (out.raw_data() == a.raw_data() || out.raw_data() == b.raw_data())
+    throw ValueError(std::string(what) + ": the output must not be an operand");
+  run(p, a, b, t, out, accumulate);
+}
+}  // namespace
+
+void matmul_into(Tensor& out, const Tensor& a, const Tensor& b, Transposed t) {
+  product_into(out, a, b, t, false, "matmul_into");
+}
+
+void add_matmul(Tensor& acc, const Tensor& a, const Tensor& b, Transposed t) {
+  product_into(acc, a, b, t, true, "add_matmul");
 }
 
 }  // namespace jetgrad

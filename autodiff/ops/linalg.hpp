@@ -15,8 +15,15 @@ inline Transposed transposed_of(const Attrs& at) { return {.a = at.transpose_a, 
 // each one flagged product, summed over broadcast batch axes.
 //   Y_k = Σ_{j=0..k} op(A_j) op(B_{k-j})  (only op(A_0) op(B_k) when A carries no series, as for a
 //   layer's constant weights)
+// Its value may be deferred (layout, eval_into): the tape records the product's shape and multiplies
+// it out when first read, so a product nothing reads is never computed; its Taylor rule reads only
+// the output's rank.
 struct MatMulOp {
   static Tensor eval(const EvalArgs& e) { return matmul(e.x(0), e.x(1), transposed_of(e.at())); }
+  static Tensor layout(const EvalArgs& e) { return matmul_layout(e.x(0), e.x(1), transposed_of(e.at())); }
+  static void eval_into(const EvalArgs& e, Tensor& out) {
+    matmul_into(out, e.x(0), e.x(1), transposed_of(e.at()));
+  }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     const Transposed t = transposed_of(a.at());

@@ -1,5 +1,7 @@
 #include "autodiff/sweeps/dispatch.hpp"
 
+#include <concepts>
+
 #include "autodiff/ops/elementwise.hpp"
 #include "autodiff/ops/layout.hpp"
 #include "autodiff/ops/leaves.hpp"
@@ -53,6 +55,62 @@ void taylor_op(Op op, const TaylorArgs& args, Series& out) {
     return;
     JETGRAD_PRIMITIVES(JETGRAD_OP_TAYLOR)
 #undef JETGRAD_OP_TAYLOR
+  }
+  throw Error("internal: unknown op");
+}
+
+template <class Rule>
+concept DeferrableRule = requires(const EvalArgs& a, Tensor& out) {
+  { Rule::layout(a) } -> std::same_as<Tensor>;
+  Rule::eval_into(a, out);
+};
+
+bool op_is_deferrable(Op op) {
+  switch (op) {
+#define JETGRAD_OP_DEFERRABLE(name, arity) \
+  case Op::name:                           \
+    return DeferrableRule<name##Op>;
+    JETGRAD_PRIMITIVES(JETGRAD_OP_DEFERRABLE)
+#undef JETGRAD_OP_DEFERRABLE
+  }
+  return false;
+}
+
+template <class Rule>
+Tensor layout_rule(const EvalArgs& args) {
+  if constexpr (DeferrableRule<Rule>)
+    return Rule::layout(args);
+  else
+    throw Error("internal: this op's value can not be deferred");
+}
+
+template <class Rule>
+void eval_into_rule(const EvalArgs& args, Tensor& out) {
+  if constexpr (DeferrableRule<Rule>)
+    Rule::eval_into(args, out);
+  else
+    throw Error("internal: this op's value can not be deferred");
+}
+
+Tensor layout_op(Op op, const EvalArgs& args) {
+  switch (op) {
+#define JETGRAD_OP_LAYOUT(name, arity) \
+  case Op::name:                       \
+    return layout_rule<name##Op>(args);
+    JETGRAD_PRIMITIVES(JETGRAD_OP_LAYOUT)
+#undef JETGRAD_OP_LAYOUT
+  }
+  throw Error("internal: unknown op");
+}
+
+void eval_into_op(Op op, const EvalArgs& args, Tensor& out) {
+  switch (op) {
+#define JETGRAD_OP_EVAL_INTO(name, arity) \
+  case Op::name:                          \
+    eval_into_rule<name##Op>(args, out);  \
+    return;
+    JETGRAD_PRIMITIVES(JETGRAD_OP_EVAL_INTO)
+#undef JETGRAD_OP_EVAL_INTO
   }
   throw Error("internal: unknown op");
 }

@@ -17,6 +17,12 @@ extern template void vjp_op<Var>(Op, const VjpArgs<Var>&, Cotangents<Var>&);
 
 void taylor_op(Op op, const TaylorArgs& args, Series& out);
 
+// Ops whose value the tape may defer until first read (rules with `layout` and `eval_into`): the
+// result's uninitialized tensor of the right shape and dtype, and the value computed into it.
+bool op_is_deferrable(Op op);
+Tensor layout_op(Op op, const EvalArgs& args);
+void eval_into_op(Op op, const EvalArgs& args, Tensor& out);
+
 // The scalar lane's dispatch is inline, in scalar_lane.hpp.
 
 // Whether gradients can flow through the op at all (false for piecewise-constant ones).

@@ -14,6 +14,13 @@ namespace jetgrad {
 
 std::vector<std::vector<Tensor>> Tape::taylor(std::span<const Var> outputs, std::span<const Var> wrt,
                                               std::span<const Tensor> directions, int K) const {
+  std::vector<std::vector<Tensor>> terms = taylor_terms(outputs, wrt, directions, K);
+  for (std::size_t j = 0; j < outputs.size(); ++j) terms[j].insert(terms[j].begin(), outputs[j].value());
+  return terms;
+}
+
+std::vector<std::vector<Tensor>> Tape::taylor_terms(std::span<const Var> outputs, std::span<const Var> wrt,
+                                                    std::span<const Tensor> directions, int K) const {
   check_thread("taylor");
   if (K < 1) throw ValueError("taylor: the degree K must be at least 1, got " + std::to_string(K));
   if (wrt.size() != directions.size()) {
@@ -81,7 +88,7 @@ std::vector<std::vector<Tensor>> Tape::taylor(std::span<const Var> outputs, std:
     args.K = K;
     args.D = D;
     args.num_inputs = node.num_inputs;
-    args.out = &value(idx);
+    args.out = &value_layout(idx);  // deferrable ops' rules read only its shape (ops/linalg.hpp)
     args.attrs = attrs_of(node);
     bool any_series = false;
     for (int k = 0; k < node.num_inputs; ++k) {
@@ -101,8 +108,7 @@ std::vector<std::vector<Tensor>> Tape::taylor(std::span<const Var> outputs, std:
   result.reserve(outputs.size());
   for (const Var& y : outputs) {
     std::vector<Tensor> c;
-    c.reserve(static_cast<std::size_t>(K) + 1);
-    c.push_back(y.value());
+    c.reserve(static_cast<std::size_t>(K) + 1);  // taylor() puts the value in front
     rules::Series& s = series[static_cast<std::size_t>(y.index())];
     for (int k = 1; k <= K; ++k) {
       c.push_back(s.empty() ? Tensor(y.dtype(), rules::batched(D, y.shape()))
