@@ -299,7 +299,7 @@ std::string Tape::to_dot() const {
                         : n.op == Op::Constant ? ", style=dashed"
                                                : "";
     os << "  n" << i << " [label=\"%" << i << " " << entry_label(*this, i) << "\\n"
-       << value(i).shape().str() << "\"" << style << "];\n";
+       << value_layout(i).shape().str() << "\"" << style << "];\n";
     for (int k = 0; k < n.num_inputs; ++k)
       os << "  n" << n.inputs[static_cast<std::size_t>(k)] << " -> n" << i << ";\n";
   }
