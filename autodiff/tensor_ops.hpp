@@ -118,7 +118,7 @@ struct Transposed {
 Tensor matmul(const Tensor& a, const Tensor& b, Transposed t);
 // An uninitialized tensor of matmul(a, b, t)'s shape and dtype (the operands are checked as matmul
 // checks them, their elements not read), and the product computed into it: the tape's deferred
-// products (docs/decisions.md).
+// products (docs/decisions.md 14).
 Tensor matmul_layout(const Tensor& a, const Tensor& b, Transposed t);
 void matmul_into(Tensor& out, const Tensor& a, const Tensor& b, Transposed t);
 // acc += matmul(a, b, t), accumulated by the gemm itself (beta = 1: no product temporary); acc
