@@ -24,7 +24,7 @@ const Tensor& Var::layout() const {
 }
 
 bool Var::needs_grad() const {
-  value();  // validates the handle
+  layout();  // validates the handle (without computing a deferred value)
   return tape_->node(static_cast<std::size_t>(index_)).needs_grad;
 }
 
