@@ -127,15 +127,19 @@ void Tape::set_value(std::size_t i, Tensor&& value) {
     values_[static_cast<std::size_t>(n.value_slot)] = std::move(value);
 }
 
-void Tape::compute_deferred(std::size_t i) const {
-  const Node& n = nodes_[i];
+rules::EvalArgs Tape::eval_args(const Node& n) const {
   rules::EvalArgs args;
   args.num_inputs = n.num_inputs;
   args.attrs = attrs_of(n);
   for (int k = 0; k < n.num_inputs; ++k)
     args.in[static_cast<std::size_t>(k)] =
         &value(static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)]));
-  rules::eval_into_op(n.op, args, values_[static_cast<std::size_t>(n.value_slot)]);
+  return args;
+}
+
+void Tape::compute_deferred(std::size_t i) const {
+  const Node& n = nodes_[i];
+  rules::eval_into_op(n.op, eval_args(n), values_[static_cast<std::size_t>(n.value_slot)]);
   n.deferred = false;
 }
 
@@ -161,6 +165,10 @@ Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* 
     }
   }
   if (value.rank() == 0 && value.dtype() == DType::f64) return record_real(op, inputs, value.item(), attrs);
+  return record_tensor(op, inputs, std::move(value), attrs);
+}
+
+Var Tape::record_tensor(Op op, std::span<const Var> inputs, Tensor&& value, const Attrs* attrs) {
   Node& node = append(op, inputs, attrs);
   node.scalar_lane = false;
   node.value_slot = static_cast<std::int32_t>(values_.size());
@@ -204,12 +212,9 @@ Var Tape::record_in_lane(Op op, std::span<const Var> inputs, const Attrs* attrs)
 Var Tape::record_deferred(Op op, std::span<const Var> inputs, Tensor layout, const Attrs* attrs) {
   if (layout.rank() == 0 && layout.dtype() == DType::f64)  // real values live in the scalar array
     throw Error(std::string("internal: ") + op_name(op) + ": a 0-d float64 value can not be deferred");
-  Node& node = append(op, inputs, attrs);
-  node.deferred = true;
-  node.value_slot = static_cast<std::int32_t>(values_.size());
-  reals_.push_back(0.0);
-  values_.emplace_back(std::move(layout));
-  return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
+  const Var v = record_tensor(op, inputs, std::move(layout), attrs);
+  nodes_[static_cast<std::size_t>(v.index_)].deferred = true;
+  return v;
 }
 
 Var Tape::record_real(Op op, std::span<const Var> inputs, double value, const Attrs* attrs) {

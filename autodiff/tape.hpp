@@ -38,6 +38,11 @@ const char* compare_name(CompareKind kind);
 
 class Var;
 class CustomRule;
+namespace rules {
+template <class X>
+struct EvalArgsT;
+using EvalArgs = EvalArgsT<Tensor>;  // ops/rule_support.hpp
+}  // namespace rules
 
 // The attributes of one entry: whatever its rules need besides the input values.
 struct Attrs {
@@ -195,6 +200,10 @@ class Tape {
   void set_value(std::size_t i, Tensor&& value);
   const Tensor& real_as_tensor(std::size_t i) const;
   void compute_deferred(std::size_t i) const;
+  // Evaluation arguments of entry n: its inputs' values (computing deferred ones) and attributes.
+  rules::EvalArgs eval_args(const Node& n) const;
+  // Appends a tensor-valued entry (record's and record_deferred's shared tail; no value checks).
+  Var record_tensor(Op op, std::span<const Var> inputs, Tensor&& value, const Attrs* attrs);
 
   detail::StableVector<Node> nodes_;  // entries never move: rules may record while holding references
   // Tensor values, at each entry's value_slot. A real entry's master copy is reals_[i] (entry

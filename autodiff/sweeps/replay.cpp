@@ -46,12 +46,7 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
       }
       continue;
     }
-    rules::EvalArgs args;
-    args.num_inputs = n.num_inputs;
-    args.attrs = attrs_of(n);
-    for (int k = 0; k < n.num_inputs; ++k)
-      args.in[static_cast<std::size_t>(k)] =
-          &value(static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)]));
+    const rules::EvalArgs args = eval_args(n);
     set_value(i, rules::eval_op(n.op, args));
     const Tensor& result = value(i);
     if (n.op == Op::Branch) {
