@@ -100,22 +100,28 @@ namespace {
   if (inputs.size() > static_cast<std::size_t>(Node::max_inputs)) throw_too_many_inputs(op, inputs.size());
   for (const Var& v : inputs)
     if (v.tape_ != this || v.generation_ != generation_) check_var(v, op_name(op));
-  Node& node = nodes_.emplace_back(op);
-  node.num_inputs = static_cast<std::uint8_t>(inputs.size());
   bool any_input_needs_grad = false, all_inputs_real = true;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    node.inputs[i] = inputs[i].index_;
-    const Node& in = nodes_[static_cast<std::size_t>(inputs[i].index_)];
+  for (const Var& v : inputs) {
+    const Node& in = nodes_[static_cast<std::size_t>(v.index_)];
     any_input_needs_grad |= in.needs_grad;
     all_inputs_real &= in.real;
   }
+  Node& node = nodes_.emplace_back(op);
   node.scalar_lane = !inputs.empty() && all_inputs_real && rules::in_scalar_lane(op);
-  node.needs_grad = any_input_needs_grad && rules::op_is_differentiable(op) && !NoGrad::active();
+  link(node, inputs, any_input_needs_grad, attrs);
+  return node;
+}
+
+// A new entry's input links, needs_grad and attributes: the tail every recording path shares.
+[[gnu::always_inline]] inline void Tape::link(Node& node, std::span<const Var> inputs, bool inputs_need_grad,
+                                              const Attrs* attrs) {
+  node.num_inputs = static_cast<std::uint8_t>(inputs.size());
+  for (std::size_t k = 0; k < inputs.size(); ++k) node.inputs[k] = inputs[k].index_;
+  node.needs_grad = inputs_need_grad && rules::op_is_differentiable(node.op) && !NoGrad::active();
   if (attrs != nullptr) {
     node.attrs = static_cast<std::int32_t>(attrs_.size());
     attrs_.emplace_back(*attrs);
   }
-  return node;
 }
 
 void Tape::set_value(std::size_t i, Tensor&& value) {
@@ -196,15 +202,9 @@ Var Tape::record_in_lane(Op op, std::span<const Var> inputs, const Attrs* attrs)
   const double value = rules::eval_real(op, values.data(), attrs);
   if (detect_anomaly_ && !std::isfinite(value)) throw_non_finite(nodes_.size(), op, value);
   Node& node = nodes_.emplace_back(op);
-  node.num_inputs = static_cast<std::uint8_t>(inputs.size());
-  for (std::size_t k = 0; k < inputs.size(); ++k) node.inputs[k] = inputs[k].index_;
   node.real = true;
   node.scalar_lane = true;
-  node.needs_grad = inputs_need_grad && rules::op_is_differentiable(op) && !NoGrad::active();
-  if (attrs != nullptr) {
-    node.attrs = static_cast<std::int32_t>(attrs_.size());
-    attrs_.emplace_back(*attrs);
-  }
+  link(node, inputs, inputs_need_grad, attrs);
   reals_.push_back(value);
   return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
 }

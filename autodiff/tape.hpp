@@ -197,6 +197,7 @@ class Tape {
  private:
   friend class Var;
   Node& append(Op op, std::span<const Var> inputs, const Attrs* attrs);
+  void link(Node& node, std::span<const Var> inputs, bool inputs_need_grad, const Attrs* attrs);
   void set_value(std::size_t i, Tensor&& value);
   const Tensor& real_as_tensor(std::size_t i) const;
   void compute_deferred(std::size_t i) const;
