@@ -199,7 +199,8 @@ Var Tape::record_in_lane(Op op, std::span<const Var> inputs, const Attrs* attrs)
     inputs_need_grad |= in.needs_grad;
     values[k] = reals_[index];
   }
-  const double value = rules::eval_real(op, values.data(), attrs);
+  const auto input = [&](std::size_t k) { return values[k]; };
+  const double value = rules::eval_real(op, input, attrs);
   if (detect_anomaly_ && !std::isfinite(value)) throw_non_finite(nodes_.size(), op, value);
   Node& node = nodes_.emplace_back(op);
   node.real = true;

@@ -123,6 +123,7 @@ class Tape {
   }
   // The value of a real entry (Node::real) as a double: what the scalar lane reads and writes.
   double real_value(std::size_t i) const { return reals_[i]; }
+  const double* real_values() const { return reals_.data(); }  // indexed by entry
   const Attrs* attrs_of(const Node& n) const {
     return n.attrs < 0 ? nullptr : &attrs_[static_cast<std::size_t>(n.attrs)];
   }

@@ -35,11 +35,8 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
     const Node& n = nodes_[i];
     if (n.op == Op::Input || n.op == Op::Constant) continue;
     if (n.scalar_lane) {  // plain double arithmetic on the flat array of reals
-      std::array<double, Node::max_inputs> in;
-      for (int k = 0; k < n.num_inputs; ++k)
-        in[static_cast<std::size_t>(k)] =
-            reals_[static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)])];
-      reals_[i] = rules::eval_real(n.op, in.data(), attrs_of(n));
+      const auto input = [&](std::size_t k) { return reals_[static_cast<std::size_t>(n.inputs[k])]; };
+      reals_[i] = rules::eval_real(n.op, input, attrs_of(n));
       if (detect_anomaly_ && !std::isfinite(reals_[i])) {
         throw Error("anomaly: entry #" + std::to_string(i) + " (" + op_name(n.op) + ") produced " +
                     std::to_string(reals_[i]) + " during replay");

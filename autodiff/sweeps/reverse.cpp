@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "autodiff/sweeps/dispatch.hpp"
@@ -83,10 +84,6 @@ struct Sweep<Tensor> {
 
   void step(std::size_t i) {
     const Node& n = tape.node(i);
-    if (n.scalar_lane) {
-      step_real(i, n);
-      return;
-    }
     Tensor real_g;
     if (slot[i] == in_scalar) real_g = Tensor(scalar[i]);
     const Tensor& g = slot[i] == in_scalar ? real_g : tensors[static_cast<std::size_t>(slot[i])];
@@ -112,28 +109,24 @@ struct Sweep<Tensor> {
     }
   }
 
-  // Every cotangent of a lane entry is accumulated: a double costs less than asking whether its
-  // input needs it, and adjoints of entries that need none are never read (run, take_adjoint).
-  // Lane ops have one to three inputs.
-  void step_real(std::size_t i, const Node& n) {
-    static constexpr std::array<bool, Node::max_inputs> all{true, true, true, true};
-    const auto a = static_cast<std::size_t>(n.inputs[0]), b = static_cast<std::size_t>(n.inputs[1]);
-    std::array<double, Node::max_inputs> in{}, gin{};
-    in[0] = tape.real_value(a);
-    if (n.num_inputs > 1) in[1] = tape.real_value(b);
-    if (n.num_inputs > 2) in[2] = tape.real_value(static_cast<std::size_t>(n.inputs[2]));
-    rules::vjp_real(n.op, scalar[i], tape.real_value(i), in.data(), all.data(), tape.attrs_of(n), gin.data());
-    if (tape.detect_anomaly()) check_real_cotangents(i, n, gin);
-    accumulate_real(a, gin[0]);
-    if (n.num_inputs > 1) accumulate_real(b, gin[1]);
-    if (n.num_inputs > 2) accumulate_real(static_cast<std::size_t>(n.inputs[2]), gin[2]);
-  }
-  void check_real_cotangents(std::size_t i, const Node& n, const std::array<double, Node::max_inputs>& gin) {
-    for (int k = 0; k < n.num_inputs; ++k) {
-      const std::int32_t input = n.inputs[static_cast<std::size_t>(k)];
-      if (tape.node(static_cast<std::size_t>(input)).needs_grad)
-        check_cotangent_finite(tape, i, input, gin[static_cast<std::size_t>(k)], 0);
+  // A lane entry's step: its rule on doubles, the cotangents added straight into the inputs'
+  // adjoints. Forced inline into run()'s loop, so that scalar code's reverse sweep is a switch per
+  // entry over flat arrays.
+  [[gnu::always_inline]] void step_real(std::size_t i, const Node& n) {
+    const double* reals = tape.real_values();
+    if (tape.detect_anomaly()) [[unlikely]] {
+      auto add_checked = [&](std::int32_t input, double g) {
+        if (tape.node(static_cast<std::size_t>(input)).needs_grad)
+          check_cotangent_finite(tape, i, input, g, 0);
+        accumulate_real(static_cast<std::size_t>(input), g);
+      };
+      rules::vjp_real(n.op, scalar[i], reals[i], n.inputs.data(), reals, tape.attrs_of(n), add_checked);
+      return;
     }
+    // Every cotangent is added: a double costs less than asking whether its input needs it, and
+    // adjoints of entries that need none are never read (run, take_adjoint).
+    auto add = [&](std::int32_t input, double g) { accumulate_real(static_cast<std::size_t>(input), g); };
+    rules::vjp_real(n.op, scalar[i], reals[i], n.inputs.data(), reals, tape.attrs_of(n), add);
   }
 };
 
@@ -197,6 +190,12 @@ void run(Sweep<X>& sweep, std::int32_t highest, std::span<const Var> wrt) {
     if (!sweep.has(idx)) continue;
     const Node& n = sweep.tape.node(idx);
     if (!n.needs_grad || n.op == Op::Input) continue;
+    if constexpr (std::is_same_v<X, Tensor>) {
+      if (n.scalar_lane) {  // a double adjoint: nothing to release
+        sweep.step_real(idx, n);
+        continue;
+      }
+    }
     sweep.step(idx);
     if (!keep[idx]) sweep.release(idx);
   }
