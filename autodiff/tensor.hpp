@@ -122,6 +122,8 @@ class Tensor {
   // (the contents are then unspecified): the allocation-free path of tape replay.
   void resize(const Shape& shape, DType dtype);
   void copy_from(const Tensor& src);  // resize + copy elements, reusing the buffer
+  // Whether another tensor holds this one's buffer, so that a write would first copy it.
+  bool shares_buffer() const noexcept { return heap_.shared(); }
 
   std::string str() const;  // NumPy-like text, for printing and error messages
 

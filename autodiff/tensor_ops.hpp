@@ -96,6 +96,9 @@ Tensor prod(const Tensor& x);
 Tensor prod(const Tensor& x, int axis, bool keepdims = false);
 Tensor logsumexp(const Tensor& x);  // max-shifted, never overflows
 Tensor logsumexp(const Tensor& x, int axis, bool keepdims = false);
+// Σ a_i b_i over all elements (same element count, any dtypes), summed in double whatever the
+// dtypes: the global norms and inner products of parameter vectors (optim).
+double dot_f64(const Tensor& a, const Tensor& b);
 // Index of the first largest element (flat index for the all-elements form), stored as float64
 // (exact for every index below 2^53).
 Tensor argmax(const Tensor& x);

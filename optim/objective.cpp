@@ -19,34 +19,10 @@ void check_same_layout(const ParamVector& a, const ParamVector& b, const char* w
 }
 }  // namespace
 
-namespace {
-// Σ x_i y_i accumulated in double, in one pass without temporaries (8 independent partial sums so
-// the loop pipelines; the wrappers take several global norms per step).
-template <class T, class U>
-double dot_kernel(const T* x, const U* y, std::size_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (std::size_t k = 0; k < 8; ++k)
-      acc[k] += static_cast<double>(x[i + k]) * static_cast<double>(y[i + k]);
-  for (; i < n; ++i) acc[0] += static_cast<double>(x[i]) * static_cast<double>(y[i]);
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-double dot_tensors(const Tensor& a, const Tensor& b) {
-  const std::size_t n = a.numel();
-  const bool af = a.dtype() == DType::f32, bf = b.dtype() == DType::f32;
-  if (af && bf) return dot_kernel(a.data<float>(), b.data<float>(), n);
-  if (af) return dot_kernel(a.data<float>(), b.data<double>(), n);
-  if (bf) return dot_kernel(a.data<double>(), b.data<float>(), n);
-  return dot_kernel(a.data<double>(), b.data<double>(), n);
-}
-}  // namespace
-
 double dot(const ParamVector& a, const ParamVector& b) {
   check_same_layout(a, b, "dot");
   double s = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) s += dot_tensors(a[i], b[i]);
+  for (std::size_t i = 0; i < a.size(); ++i) s += dot_f64(a[i], b[i]);
   return s;
 }
 

@@ -292,6 +292,21 @@ TEST_CASE("axpy and scale update in place", "[elementwise]") {
       ref::require_close(y, ref::unary(expected, [](double v) { return -2.5 * v; }), ref::tol_for(dt));
     }
   }
+  SECTION("a shared buffer: y gets a fresh one, its other holder keeps the old values") {
+    for (DType dt : kDTypes) {
+      INFO(ref::name(dt));
+      Tensor y = ref::random(Shape{3, 70}, dt, -2, 2, 4);
+      const Tensor x = ref::random(Shape{3, 70}, dt, -2, 2, 5);
+      const Tensor held = y;  // shares y's buffer (copy on write)
+      const Tensor before = y.to(DType::f64);
+      axpy(-0.375, x, y);
+      CHECK(y.raw_data() != held.raw_data());
+      CHECK_FALSE(y.shares_buffer());
+      ref::require_close(y, ref::binary(before, x, [](double a, double b) { return a - 0.375 * b; }),
+                         ref::tol_for(dt));
+      ref::require_close(held, before, ref::Tol{0.0, 0.0});
+    }
+  }
   Tensor y(DType::f32, Shape{3});
   CHECK_THROWS_WITH(axpy(1.0, Tensor(DType::f32, Shape{4}), y), Contains("(4,)") && Contains("(3,)"));
   CHECK_THROWS_WITH(axpy(1.0, Tensor(DType::f64, Shape{3}), y), Contains("dtype mismatch"));

@@ -108,6 +108,22 @@ TEST_CASE("ParamVector arithmetic is global over tensors", "[optim]") {
   CHECK_THROWS_AS(optim::dot(a, {vec({1.0}), vec({1.0})}), ShapeError);
 }
 
+TEST_CASE("dot sums in double for every dtype pair, against a long double loop", "[optim]") {
+  Generator gen(11);
+  const std::size_t n = 1003;  // not a multiple of any vector width
+  const Tensor x64 = normal(Shape{n}, 0.0, 1.0, gen, DType::f64),
+               y64 = normal(Shape{n}, 0.0, 1.0, gen, DType::f64);
+  const Tensor x32 = x64.to(DType::f32), y32 = y64.to(DType::f32);
+  for (const auto& [x, y] : std::vector<std::pair<Tensor, Tensor>>{
+           {x32, y32}, {x64, y64}, {x32, y64}, {x64, y32}, {x32, x32}, {x64, x64}}) {
+    INFO(dtype_name(x.dtype()) << " . " << dtype_name(y.dtype()));
+    long double expected = 0.0L;
+    for (std::size_t i = 0; i < n; ++i) expected += static_cast<long double>(x.at(i)) * y.at(i);
+    // double accumulation of exactly representable products: far tighter than a float sum's 1e-4
+    CHECK(std::abs(optim::dot({x}, {y}) - static_cast<double>(expected)) < 1e-11);
+  }
+}
+
 // ---- SGD (PyTorch semantics) ---------------------------------------------------------------------
 //
 // Reference trajectories below: torch.optim on the same quadratic in float64, 3 steps each

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include <cblas.h>
 
@@ -22,6 +23,18 @@ blasint blas_length(const Tensor& t, const char* what) {
   return static_cast<blasint>(t.numel());
 }
 
+// out[i] = alpha x[i] + y[i]
+template <class T>
+void axpy_kernel(T* out, const T* x, const T* y, std::size_t n, T alpha) {
+  using B = detail::Batch<T>;
+  constexpr std::size_t W = detail::simd_width<T>;
+  const std::size_t full = n - n % W;
+  const B valpha(alpha);
+  for (std::size_t i = 0; i < full; i += W)
+    xsimd::fma(valpha, B::load_unaligned(x + i), B::load_unaligned(y + i)).store_unaligned(out + i);
+  for (std::size_t i = full; i < n; ++i) out[i] = std::fma(alpha, x[i], y[i]);
+}
+
 }  // namespace
 
 void axpy(double alpha, const Tensor& x, Tensor& y) {
@@ -29,6 +42,18 @@ void axpy(double alpha, const Tensor& x, Tensor& y) {
   if (!(x.shape() == y.shape()))
     throw ShapeError("axpy: x has shape " + x.shape().str() + ", y has shape " + y.shape().str() +
                      " (they must match)");
+  if (y.shares_buffer()) {
+    // Copy on write would copy y and then update it: one pass into a fresh buffer instead (SAM's
+    // perturbation θ + ε, with θ kept by the optimizer, is this case).
+    Tensor out;
+    out.resize(y.shape(), y.dtype());
+    dispatch_dtype(y.dtype(), [&](auto z) {
+      using T = decltype(z);
+      axpy_kernel(out.data<T>(), x.data<T>(), std::as_const(y).data<T>(), y.numel(), static_cast<T>(alpha));
+    });
+    y = std::move(out);
+    return;
+  }
   const blasint n = blas_length(y, "axpy");
   dispatch_dtype(y.dtype(), [&](auto z) {
     using T = decltype(z);
