@@ -88,10 +88,6 @@ namespace {
   throw ValueError(std::string(op_name(op)) + ": at most " + std::to_string(Node::max_inputs) +
                    " inputs, got " + std::to_string(got));
 }
-[[noreturn, gnu::cold, gnu::noinline]] void throw_non_finite(std::size_t entry, Op op, double value) {
-  throw Error("anomaly: entry #" + std::to_string(entry) + " (" + op_name(op) + ") produced " +
-              std::to_string(value));
-}
 }  // namespace
 
 // The bookkeeping every entry shares: checks, input links, needs_grad, attributes.
@@ -110,18 +106,6 @@ namespace {
   node.scalar_lane = !inputs.empty() && all_inputs_real && rules::in_scalar_lane(op);
   link(node, inputs, any_input_needs_grad, attrs);
   return node;
-}
-
-// A new entry's input links, needs_grad and attributes: the tail every recording path shares.
-[[gnu::always_inline]] inline void Tape::link(Node& node, std::span<const Var> inputs, bool inputs_need_grad,
-                                              const Attrs* attrs) {
-  node.num_inputs = static_cast<std::uint8_t>(inputs.size());
-  for (std::size_t k = 0; k < inputs.size(); ++k) node.inputs[k] = inputs[k].index_;
-  node.needs_grad = inputs_need_grad && rules::op_is_differentiable(node.op) && !NoGrad::active();
-  if (attrs != nullptr) {
-    node.attrs = static_cast<std::int32_t>(attrs_.size());
-    attrs_.emplace_back(*attrs);
-  }
 }
 
 void Tape::set_value(std::size_t i, Tensor&& value) {
@@ -161,6 +145,11 @@ const Tensor& Tape::real_as_tensor(std::size_t i) const {
   return t;
 }
 
+void Tape::throw_non_finite(std::size_t entry, Op op, double value) {
+  throw Error("anomaly: entry #" + std::to_string(entry) + " (" + op_name(op) + ") produced " +
+              std::to_string(value));
+}
+
 Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs) {
   if (detect_anomaly_) {
     const std::ptrdiff_t bad = first_non_finite(value);
@@ -180,33 +169,6 @@ Var Tape::record_tensor(Op op, std::span<const Var> inputs, Tensor&& value, cons
   node.value_slot = static_cast<std::int32_t>(values_.size());
   reals_.push_back(0.0);
   values_.emplace_back(std::move(value));
-  return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
-}
-
-// The per-operation cost of scalar code is this function: checks, the rule on doubles and the
-// entry, with no second pass over the inputs and nothing out of line on the success path.
-Var Tape::record_in_lane(Op op, std::span<const Var> inputs, const Attrs* attrs) {
-  if (std::this_thread::get_id() != owner_) check_thread(op_name(op));
-  if (inputs.empty() || inputs.size() > static_cast<std::size_t>(Node::max_inputs)) return Var();
-  std::array<double, Node::max_inputs> values;
-  bool inputs_need_grad = false;
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    const Var& v = inputs[k];
-    if (v.tape_ != this || v.generation_ != generation_) check_var(v, op_name(op));
-    const auto index = static_cast<std::size_t>(v.index_);
-    const Node& in = nodes_[index];
-    if (!in.real) return Var();
-    inputs_need_grad |= in.needs_grad;
-    values[k] = reals_[index];
-  }
-  const auto input = [&](std::size_t k) { return values[k]; };
-  const double value = rules::eval_real(op, input, attrs);
-  if (detect_anomaly_ && !std::isfinite(value)) throw_non_finite(nodes_.size(), op, value);
-  Node& node = nodes_.emplace_back(op);
-  node.real = true;
-  node.scalar_lane = true;
-  link(node, inputs, inputs_need_grad, attrs);
-  reals_.push_back(value);
   return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
 }
 

@@ -188,10 +188,12 @@ class Tape {
   // not a 0-d float64: those are real entries). Anomaly mode checks values as they are recorded,
   // so it defers nothing (Var operations ask).
   Var record_deferred(Op op, std::span<const Var> inputs, Tensor layout, const Attrs* attrs);
-  // Scalar code's path (Var's operations, for ops whose rules run on doubles): when every input is
-  // real, evaluates op on doubles and records it, in one pass over the inputs; otherwise records
-  // nothing and returns a detached Var (the caller takes the tensor path).
-  Var record_in_lane(Op op, std::span<const Var> inputs, const Attrs* attrs);
+  // Scalar code's path (Var's operations, for ops whose rules run on doubles; the op known at
+  // compile time, so the rule's double arithmetic is inlined): when every input is real, evaluates
+  // op on doubles and records it, in one pass over the inputs; otherwise records nothing and
+  // returns a detached Var (the caller takes the tensor path). Defined in sweeps/scalar_lane.hpp.
+  template <Op op, std::size_t N>
+  Var record_in_lane(std::span<const Var, N> inputs, const Attrs* attrs);
   void check_var(const Var& v, const char* what) const;
   void check_thread(const char* what) const;
 
@@ -199,6 +201,7 @@ class Tape {
   friend class Var;
   Node& append(Op op, std::span<const Var> inputs, const Attrs* attrs);
   void link(Node& node, std::span<const Var> inputs, bool inputs_need_grad, const Attrs* attrs);
+  [[noreturn, gnu::cold, gnu::noinline]] static void throw_non_finite(std::size_t entry, Op op, double value);
   void set_value(std::size_t i, Tensor&& value);
   const Tensor& real_as_tensor(std::size_t i) const;
   void compute_deferred(std::size_t i) const;

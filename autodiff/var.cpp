@@ -42,14 +42,9 @@ void check_input(const Tape& tape, const Var& v, Op op) {
   if (v.tape() != &tape || v.generation() != tape.generation()) tape.check_var(v, op_name(op));
 }
 
-// Evaluates a primitive on its inputs' values and records it. 0-d float64 operands of an
-// elementwise op take the scalar lane: plain double arithmetic, no kernel dispatch.
-Var apply(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
+// Evaluates a primitive on its inputs' values and records it.
+Var record_op(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
   Tape& tape = tape_of(in[0]);
-  if (rules::in_scalar_lane(op)) {
-    const Var result = tape.record_in_lane(op, in, attrs);
-    if (result.attached()) return result;
-  }
   rules::EvalArgs args;
   args.num_inputs = static_cast<int>(in.size());
   args.attrs = attrs;
@@ -70,8 +65,28 @@ Var apply(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
   }
   return tape.record(op, in, rules::eval_op(op, args), attrs);
 }
-Var apply(Op op, std::initializer_list<Var> in, const Attrs* attrs = nullptr) {
-  return apply(op, std::span<const Var>(in.begin(), in.size()), attrs);
+
+// A primitive applied by Var's operations. 0-d float64 operands of an elementwise op take the
+// scalar lane: plain double arithmetic inlined here, no kernel dispatch.
+template <Op op, std::size_t N>
+Var apply(const std::array<Var, N>& in, const Attrs* attrs = nullptr) {
+  if constexpr (rules::ScalarLaneRule<typename rules::RuleFor<op>::type>) {
+    const Var result = tape_of(in[0]).template record_in_lane<op, N>(std::span<const Var, N>(in), attrs);
+    if (result.attached()) return result;
+  }
+  return record_op(op, in, attrs);
+}
+template <Op op>
+Var apply(const Var& x, const Attrs* attrs = nullptr) {
+  return apply<op, 1>(std::array<Var, 1>{x}, attrs);
+}
+template <Op op>
+Var apply(const Var& a, const Var& b, const Attrs* attrs = nullptr) {
+  return apply<op, 2>(std::array<Var, 2>{a, b}, attrs);
+}
+template <Op op>
+Var apply(const Var& a, const Var& b, const Var& c, const Attrs* attrs = nullptr) {
+  return apply<op, 3>(std::array<Var, 3>{a, b, c}, attrs);
 }
 
 Var lift(const Var& like, const Tensor& c) { return tape_of(like).constant(c); }
@@ -97,7 +112,7 @@ Attrs all_axes_attrs() {
 Var compare(const Var& a, const Var& b, CompareKind kind) {
   Attrs at;
   at.compare = kind;
-  return apply(Op::Compare, {a, b}, &at);
+  return apply<Op::Compare>(a, b, &at);
 }
 
 }  // namespace
@@ -107,29 +122,29 @@ Var apply_custom(const CustomRule& rule, std::span<const Var> inputs) {
     throw ValueError(std::string("custom op '") + rule.name() + "': needs at least one input");
   Attrs at;
   at.custom = &rule;
-  return apply(Op::Custom, inputs, &at);
+  return record_op(Op::Custom, inputs, &at);
 }
 
 // ---- unary -------------------------------------------------------------------------------------
-Var operator-(const Var& x) { return apply(Op::Neg, {x}); }
-Var exp(const Var& x) { return apply(Op::Exp, {x}); }
-Var log(const Var& x) { return apply(Op::Log, {x}); }
-Var sin(const Var& x) { return apply(Op::Sin, {x}); }
-Var cos(const Var& x) { return apply(Op::Cos, {x}); }
-Var tan(const Var& x) { return apply(Op::Tan, {x}); }
-Var tanh(const Var& x) { return apply(Op::Tanh, {x}); }
-Var sinh(const Var& x) { return apply(Op::Sinh, {x}); }
-Var cosh(const Var& x) { return apply(Op::Cosh, {x}); }
-Var sqrt(const Var& x) { return apply(Op::Sqrt, {x}); }
-Var sigmoid(const Var& x) { return apply(Op::Sigmoid, {x}); }
-Var softplus(const Var& x) { return apply(Op::Softplus, {x}); }
-Var erf(const Var& x) { return apply(Op::Erf, {x}); }
-Var abs(const Var& x) { return apply(Op::Abs, {x}); }
-Var relu(const Var& x) { return apply(Op::Relu, {x}); }
+Var operator-(const Var& x) { return apply<Op::Neg>(x); }
+Var exp(const Var& x) { return apply<Op::Exp>(x); }
+Var log(const Var& x) { return apply<Op::Log>(x); }
+Var sin(const Var& x) { return apply<Op::Sin>(x); }
+Var cos(const Var& x) { return apply<Op::Cos>(x); }
+Var tan(const Var& x) { return apply<Op::Tan>(x); }
+Var tanh(const Var& x) { return apply<Op::Tanh>(x); }
+Var sinh(const Var& x) { return apply<Op::Sinh>(x); }
+Var cosh(const Var& x) { return apply<Op::Cosh>(x); }
+Var sqrt(const Var& x) { return apply<Op::Sqrt>(x); }
+Var sigmoid(const Var& x) { return apply<Op::Sigmoid>(x); }
+Var softplus(const Var& x) { return apply<Op::Softplus>(x); }
+Var erf(const Var& x) { return apply<Op::Erf>(x); }
+Var abs(const Var& x) { return apply<Op::Abs>(x); }
+Var relu(const Var& x) { return apply<Op::Relu>(x); }
 Var pow(const Var& x, double p) {
   Attrs at;
   at.scalar = p;
-  return apply(Op::PowScalar, {x}, &at);
+  return apply<Op::PowScalar>(x, &at);
 }
 Var square(const Var& x) { return x * x; }
 Var reciprocal(const Var& x) { return 1.0 / x; }
@@ -143,10 +158,10 @@ Var reciprocal(const Var& x) { return 1.0 / x; }
   Var fn(const Var& a, double b) { return fn(a, lift(a, b)); }                    \
   Var fn(double a, const Var& b) { return fn(lift(b, a), b); }
 
-JETGRAD_DEFINE_BINARY(operator+, { return apply(Op::Add, {a, b}); })
-JETGRAD_DEFINE_BINARY(operator-, { return apply(Op::Sub, {a, b}); })
-JETGRAD_DEFINE_BINARY(operator*, { return apply(Op::Mul, {a, b}); })
-JETGRAD_DEFINE_BINARY(operator/, { return apply(Op::Div, {a, b}); })
+JETGRAD_DEFINE_BINARY(operator+, { return apply<Op::Add>(a, b); })
+JETGRAD_DEFINE_BINARY(operator-, { return apply<Op::Sub>(a, b); })
+JETGRAD_DEFINE_BINARY(operator*, { return apply<Op::Mul>(a, b); })
+JETGRAD_DEFINE_BINARY(operator/, { return apply<Op::Div>(a, b); })
 Var pow(const Var& a, const Var& b) { return exp(b * log(a)); }
 Var pow(const Var& a, const Tensor& b) { return pow(a, lift(a, b)); }
 Var pow(const Tensor& a, const Var& b) { return pow(lift(b, a), b); }
@@ -161,7 +176,7 @@ JETGRAD_DEFINE_BINARY(equal, { return compare(a, b, CompareKind::equal); })
 JETGRAD_DEFINE_BINARY(not_equal, { return compare(a, b, CompareKind::not_equal); })
 #undef JETGRAD_DEFINE_BINARY
 
-Var where(const Var& cond, const Var& a, const Var& b) { return apply(Op::Where, {cond, a, b}); }
+Var where(const Var& cond, const Var& a, const Var& b) { return apply<Op::Where>(cond, a, b); }
 Var where(const Var& cond, const Var& a, double b) { return where(cond, a, lift(a, b)); }
 Var where(const Var& cond, double a, const Var& b) { return where(cond, lift(b, a), b); }
 
@@ -173,7 +188,7 @@ Var clamp(const Var& x, double lo, double hi) {
   return where(less(x, lo), lo, where(greater(x, hi), hi, x));
 }
 
-Var stop_gradient(const Var& x) { return apply(Op::StopGradient, {x}); }
+Var stop_gradient(const Var& x) { return apply<Op::StopGradient>(x); }
 
 bool branch(const Var& cond) {
   rules::EvalArgs args;
@@ -194,11 +209,11 @@ Var& operator/=(Var& a, const Var& b) { return a = a / b; }
 // ---- reductions --------------------------------------------------------------------------------
 Var sum(const Var& x) {
   const Attrs at = all_axes_attrs();
-  return apply(Op::Sum, {x}, &at);
+  return apply<Op::Sum>(x, &at);
 }
 Var sum(const Var& x, int axis, bool keepdims) {
   const Attrs at = reduction_attrs(x, axis, keepdims);
-  return apply(Op::Sum, {x}, &at);
+  return apply<Op::Sum>(x, &at);
 }
 Var mean(const Var& x) {
   if (x.numel() == 0) throw ShapeError("mean: the tensor has no elements (shape " + x.shape().str() + ")");
@@ -212,11 +227,11 @@ Var mean(const Var& x, int axis, bool keepdims) {
 }
 Var max(const Var& x) {
   const Attrs at = all_axes_attrs();
-  return apply(Op::Max, {x}, &at);
+  return apply<Op::Max>(x, &at);
 }
 Var max(const Var& x, int axis, bool keepdims) {
   const Attrs at = reduction_attrs(x, axis, keepdims);
-  return apply(Op::Max, {x}, &at);
+  return apply<Op::Max>(x, &at);
 }
 Var min(const Var& x) { return -max(-x); }
 Var min(const Var& x, int axis, bool keepdims) { return -max(-x, axis, keepdims); }
@@ -241,11 +256,11 @@ Var prod(const Var& x, int axis, bool keepdims) {
 
 Var logsumexp(const Var& x) {
   const Attrs at = all_axes_attrs();
-  return apply(Op::LogSumExp, {x}, &at);
+  return apply<Op::LogSumExp>(x, &at);
 }
 Var logsumexp(const Var& x, int axis, bool keepdims) {
   const Attrs at = reduction_attrs(x, axis, keepdims);
-  return apply(Op::LogSumExp, {x}, &at);
+  return apply<Op::LogSumExp>(x, &at);
 }
 Var softmax(const Var& x, int axis) { return exp(log_softmax(x, axis)); }
 Var log_softmax(const Var& x, int axis) { return x - logsumexp(x, axis, /*keepdims=*/true); }
@@ -266,10 +281,8 @@ Var matmul(const Var& a, const Var& b, Transposed t) {
   Attrs at;
   at.transpose_a = t.a;
   at.transpose_b = t.b;
-  const Var y = apply(
-      Op::MatMul,
-      {a_vector ? reshape(a, Shape{1, a.shape()[0]}) : a, b_vector ? reshape(b, Shape{b.shape()[0], 1}) : b},
-      &at);
+  const Var y = apply<Op::MatMul>(a_vector ? reshape(a, Shape{1, a.shape()[0]}) : a,
+                                  b_vector ? reshape(b, Shape{b.shape()[0], 1}) : b, &at);
   if (!a_vector && !b_vector) return y;
   Shape s;
   for (int i = 0; i < y.rank() - 2; ++i) s.push_back(y.shape()[i]);
@@ -287,7 +300,7 @@ Var reshape(const Var& x, const Shape& shape) {
   if (shape == x.shape()) return x;
   Attrs at;
   at.shape = shape;
-  return apply(Op::Reshape, {x}, &at);
+  return apply<Op::Reshape>(x, &at);
 }
 Var transpose(const Var& x, std::span<const int> perm) {
   if (static_cast<int>(perm.size()) != x.rank()) {
@@ -301,7 +314,7 @@ Var transpose(const Var& x, std::span<const int> perm) {
     identity &= at.perm[i] == static_cast<int>(i);
   }
   if (identity) return x;
-  return apply(Op::Transpose, {x}, &at);
+  return apply<Op::Transpose>(x, &at);
 }
 Var transpose(const Var& x, std::initializer_list<int> perm) {
   return transpose(x, std::span<const int>(perm.begin(), perm.size()));
@@ -315,13 +328,13 @@ Var broadcast_to(const Var& x, const Shape& shape) {
   if (shape == x.shape()) return x;
   Attrs at;
   at.shape = shape;
-  return apply(Op::BroadcastTo, {x}, &at);
+  return apply<Op::BroadcastTo>(x, &at);
 }
 Var sum_to(const Var& x, const Shape& shape) {
   if (shape == x.shape()) return x;
   Attrs at;
   at.shape = shape;
-  return apply(Op::SumTo, {x}, &at);
+  return apply<Op::SumTo>(x, &at);
 }
 Var slice(const Var& x, int axis, std::ptrdiff_t start, std::ptrdiff_t stop, std::ptrdiff_t step) {
   Attrs at;
@@ -329,7 +342,7 @@ Var slice(const Var& x, int axis, std::ptrdiff_t start, std::ptrdiff_t stop, std
   at.start = start;
   at.stop = stop;
   at.step = step;
-  return apply(Op::Slice, {x}, &at);
+  return apply<Op::Slice>(x, &at);
 }
 Var unslice(const Var& x, const Shape& shape, int axis, std::ptrdiff_t start, std::ptrdiff_t stop,
             std::ptrdiff_t step) {
@@ -339,7 +352,7 @@ Var unslice(const Var& x, const Shape& shape, int axis, std::ptrdiff_t start, st
   at.stop = stop;
   at.step = step;
   at.shape = shape;
-  return apply(Op::Unslice, {x}, &at);
+  return apply<Op::Unslice>(x, &at);
 }
 Var concat(std::span<const Var> parts, int axis) {
   if (parts.empty()) throw ValueError("concat: needs at least one tensor");
@@ -375,14 +388,14 @@ Var gather(const Var& x, std::span<const std::size_t> indices, int axis) {
   Attrs at;
   at.axis = normalize_axis(axis, x.rank(), "gather") - x.rank();
   at.indices = std::make_shared<const std::vector<std::size_t>>(indices.begin(), indices.end());
-  return apply(Op::Gather, {x}, &at);
+  return apply<Op::Gather>(x, &at);
 }
 Var scatter_add(const Var& x, std::span<const std::size_t> indices, int axis, const Shape& shape) {
   Attrs at;
   at.axis = normalize_axis(axis, shape.rank(), "scatter_add") - shape.rank();
   at.indices = std::make_shared<const std::vector<std::size_t>>(indices.begin(), indices.end());
   at.shape = shape;
-  return apply(Op::ScatterAdd, {x}, &at);
+  return apply<Op::ScatterAdd>(x, &at);
 }
 
 }  // namespace jetgrad

@@ -9,7 +9,9 @@
 #include "autodiff/ops/linalg.hpp"
 #include "autodiff/ops/real.hpp"
 #include "autodiff/ops/reductions.hpp"
+#include "autodiff/sweeps/dispatch.hpp"
 #include "autodiff/tape.hpp"
+#include "autodiff/var.hpp"
 
 namespace jetgrad::rules {
 
@@ -17,6 +19,18 @@ template <class Rule>
 concept ScalarLaneRule = requires(const EvalArgsT<Real>& a) {
   Rule::template eval<Real>(a);
 };
+
+// The rule struct of an op and its arity, at compile time.
+template <Op op>
+struct RuleFor;
+#define JETGRAD_OP_RULE_FOR(name, arity_)        \
+  template <>                                    \
+  struct RuleFor<Op::name> {                     \
+    using type = name##Op;                       \
+    static constexpr std::size_t arity = arity_; \
+  };
+JETGRAD_PRIMITIVES(JETGRAD_OP_RULE_FOR)
+#undef JETGRAD_OP_RULE_FOR
 
 // Whether the op's rules run on plain doubles (used when every input is a 0-d float64).
 inline bool in_scalar_lane(Op op) {
@@ -102,3 +116,47 @@ template <class Add>
 }
 
 }  // namespace jetgrad::rules
+
+namespace jetgrad {
+
+// A new entry's input links, needs_grad and attributes: the tail every recording path shares.
+[[gnu::always_inline]] inline void Tape::link(Node& node, std::span<const Var> inputs, bool inputs_need_grad,
+                                              const Attrs* attrs) {
+  node.num_inputs = static_cast<std::uint8_t>(inputs.size());
+  for (std::size_t k = 0; k < inputs.size(); ++k) node.inputs[k] = inputs[k].index_;
+  node.needs_grad = inputs_need_grad && rules::op_is_differentiable(node.op) && !NoGrad::active();
+  if (attrs != nullptr) {
+    node.attrs = static_cast<std::int32_t>(attrs_.size());
+    attrs_.emplace_back(*attrs);
+  }
+}
+
+// The per-operation cost of scalar code is this function, inlined into the operation: checks,
+// the rule on doubles and the entry, with nothing out of line on the success path.
+template <Op op, std::size_t N>
+[[gnu::always_inline]] inline Var Tape::record_in_lane(std::span<const Var, N> inputs, const Attrs* attrs) {
+  static_assert(rules::ScalarLaneRule<typename rules::RuleFor<op>::type> && N == rules::RuleFor<op>::arity);
+  if (std::this_thread::get_id() != owner_) check_thread(op_name(op));
+  std::array<double, N> values;
+  bool inputs_need_grad = false;
+  for (std::size_t k = 0; k < N; ++k) {
+    const Var& v = inputs[k];
+    if (v.tape_ != this || v.generation_ != generation_) check_var(v, op_name(op));
+    const auto index = static_cast<std::size_t>(v.index_);
+    const Node& in = nodes_[index];
+    if (!in.real) return Var();
+    inputs_need_grad |= in.needs_grad;
+    values[k] = reals_[index];
+  }
+  const auto input = [&](std::size_t k) { return values[k]; };
+  const double value = rules::eval_real_rule<typename rules::RuleFor<op>::type, N>(input, attrs);
+  if (detect_anomaly_ && !std::isfinite(value)) throw_non_finite(nodes_.size(), op, value);
+  Node& node = nodes_.emplace_back(op);
+  node.real = true;
+  node.scalar_lane = true;
+  link(node, inputs, inputs_need_grad, attrs);
+  reals_.push_back(value);
+  return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
+}
+
+}  // namespace jetgrad
