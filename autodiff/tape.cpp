@@ -74,7 +74,9 @@ void Tape::check_var(const Var& v, const char* what) const {
 }
 
 Var Tape::variable(const Tensor& value) {
-  Var v = record(Op::Input, {}, value);
+  // A 0-d float64 (scalar code's inputs) goes straight to the array of reals: no tensor copied.
+  const bool real = value.rank() == 0 && value.dtype() == DType::f64;
+  Var v = real ? record_real(Op::Input, {}, *value.data<double>()) : record(Op::Input, {}, value);
   nodes_.back().needs_grad = true;
   inputs_.push_back(v.index_);
   return v;

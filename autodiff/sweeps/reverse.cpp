@@ -68,12 +68,17 @@ struct Sweep<Tensor> {
       tensors.push_back(std::move(g));
     }
   }
-  // The adjoint as a tensor, moved out of the sweep, or zeros.
-  Tensor take_adjoint(std::size_t i) {
-    if (slot[i] == in_scalar && tape.node(i).needs_grad) return Tensor(scalar[i]);
-    if (slot[i] >= 0) return std::move(tensors[static_cast<std::size_t>(slot[i])]);
-    const Tensor& value = tape.value(i);
-    return Tensor::zeros(value.shape(), value.dtype());
+  // Appends the adjoint of entry i to out as a tensor (moved out of the sweep), or zeros; built in
+  // place, as scalar code asks for one per variable.
+  void take_adjoint(std::size_t i, std::vector<Tensor>& out) {
+    if (slot[i] == in_scalar && tape.node(i).needs_grad) {
+      out.emplace_back(scalar[i]);
+    } else if (slot[i] >= 0) {
+      out.push_back(std::move(tensors[static_cast<std::size_t>(slot[i])]));
+    } else {
+      const Tensor& value = tape.value(i);
+      out.push_back(Tensor::zeros(value.shape(), value.dtype()));
+    }
   }
   void release(std::size_t i) {  // frees a tensor adjoint once used (doubles need no freeing)
     if (slot[i] >= 0) {
@@ -231,7 +236,7 @@ std::vector<Tensor> Tape::vjp(std::span<const Var> outputs, std::span<const Tens
     if (slot <= Sweep<Tensor>::handed) {
       grads.push_back(grads[static_cast<std::size_t>(Sweep<Tensor>::handed - slot)]);
     } else {
-      grads.push_back(sweep.take_adjoint(entry));
+      sweep.take_adjoint(entry, grads);
       slot = Sweep<Tensor>::handed - static_cast<std::int32_t>(k);
     }
   }
