@@ -12,10 +12,17 @@
 
 namespace jetgrad::rules {
 
+// The shape of every Real, (): equal to itself at compile time, so that the rules' broadcasting
+// branches (g.shape() == x.shape() ? ... : sum_to(...)) fold away in the lane.
+struct ScalarShape {
+  constexpr bool operator==(const ScalarShape&) const { return true; }
+  operator Shape() const { return {}; }
+};
+
 struct Real {
   double v = 0.0;
 
-  static Shape shape() { return {}; }
+  static constexpr ScalarShape shape() { return {}; }
   static constexpr int rank() { return 0; }
   static constexpr DType dtype() { return DType::f64; }
 };
@@ -70,8 +77,8 @@ inline Real scaled_product(Real a, Real b, double alpha) { return {a.v * b.v * a
 inline std::pair<Real, Real> mul_cotangents(Real g, Real a, Real b) { return {g * b, g * a}; }
 
 // Shapes are all () in the lane, so the broadcasting adjoints are identities.
-inline Real sum_to(Real x, const Shape&) { return x; }
-inline Real broadcast_to(Real x, const Shape&) { return x; }
+inline Real sum_to(Real x, ScalarShape) { return x; }
+inline Real broadcast_to(Real x, ScalarShape) { return x; }
 inline Real scalar_like(Real, double v) { return {v}; }
 
 }  // namespace jetgrad::rules
