@@ -244,3 +244,12 @@ TEST_CASE("softmax and log_softmax along every axis", "[reductions]") {
     CHECK(softmax(Tensor(dt, Shape{0, 3}), 1).shape() == Shape{0, 3});
   }
 }
+
+TEST_CASE("dot_f64 pairs elements in order whatever the shapes, and names a count mismatch", "[reductions]") {
+  const Tensor a = Tensor::from(Shape{2, 3}, {1, 2, 3, 4, 5, 6});
+  const Tensor b = Tensor::from(Shape{6}, {6, 5, 4, 3, 2, 1}).to(DType::f32);
+  CHECK(dot_f64(a, b) == 56.0);
+  CHECK(dot_f64(a, a) == 91.0);
+  CHECK_THROWS_WITH(dot_f64(a, Tensor::zeros(Shape{5}, DType::f64)),
+                    Catch::Contains("6 and 5 elements") && Catch::Contains("(2, 3)"));
+}
