@@ -200,6 +200,7 @@ class Tape {
  private:
   friend class Var;
   Node& append(Op op, std::span<const Var> inputs, const Attrs* attrs);
+  // Defined in sweeps/scalar_lane.hpp, beside record_in_lane, which inlines it.
   void link(Node& node, std::span<const Var> inputs, bool inputs_need_grad, const Attrs* attrs);
   [[noreturn, gnu::cold, gnu::noinline]] static void throw_non_finite(std::size_t entry, Op op, double value);
   void set_value(std::size_t i, Tensor&& value);

@@ -1,6 +1,8 @@
-// The scalar lane's rule dispatch, inline so that the sweeps' loops compile each op's double
-// arithmetic in place: no argument structs through memory, no call per entry. The rules are the
-// primitives' own (ops/*.hpp), instantiated on Real (ops/real.hpp). Internal.
+// The scalar lane: its rule dispatch, inline so that the sweeps' loops compile each op's double
+// arithmetic in place (no argument structs through memory, no call per entry), and scalar code's
+// recording path (Tape::record_in_lane, inlined into Var's operators) with the entry bookkeeping it
+// shares with every recording path (Tape::link). The rules are the primitives' own (ops/*.hpp),
+// instantiated on Real (ops/real.hpp). Internal.
 #pragma once
 
 #include "autodiff/ops/elementwise.hpp"
