@@ -93,7 +93,8 @@ namespace {
 }  // namespace
 
 // The bookkeeping every entry shares: checks, input links, needs_grad, attributes.
-[[gnu::always_inline]] inline Node& Tape::append(Op op, std::span<const Var> inputs, const Attrs* attrs) {
+[[gnu::always_inline]] inline Node& Tape::append(Op op, std::span<const Var> inputs, const Attrs* attrs,
+                                                 double constant) {
   if (std::this_thread::get_id() != owner_) check_thread(op_name(op));  // names only on failure
   if (inputs.size() > static_cast<std::size_t>(Node::max_inputs)) throw_too_many_inputs(op, inputs.size());
   for (const Var& v : inputs)
@@ -106,7 +107,7 @@ namespace {
   }
   Node& node = nodes_.emplace_back(op);
   node.scalar_lane = !inputs.empty() && all_inputs_real && rules::in_scalar_lane(op);
-  link(node, inputs, any_input_needs_grad, attrs);
+  link(node, inputs, any_input_needs_grad, attrs, constant);
   return node;
 }
 
@@ -123,6 +124,7 @@ rules::EvalArgs Tape::eval_args(const Node& n) const {
   rules::EvalArgs args;
   args.num_inputs = n.num_inputs;
   args.attrs = attrs_of(n);
+  args.constant = n.constant();
   for (int k = 0; k < n.num_inputs; ++k)
     args.in[static_cast<std::size_t>(k)] =
         &value(static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)]));
@@ -152,7 +154,7 @@ void Tape::throw_non_finite(std::size_t entry, Op op, double value) {
               std::to_string(value));
 }
 
-Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs) {
+Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs, double constant) {
   if (detect_anomaly_) {
     const std::ptrdiff_t bad = first_non_finite(value);
     if (bad >= 0) {
@@ -161,12 +163,14 @@ Var Tape::record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* 
                   std::to_string(bad) + " of its result of shape " + value.shape().str());
     }
   }
-  if (value.rank() == 0 && value.dtype() == DType::f64) return record_real(op, inputs, value.item(), attrs);
-  return record_tensor(op, inputs, std::move(value), attrs);
+  if (value.rank() == 0 && value.dtype() == DType::f64)
+    return record_real(op, inputs, value.item(), attrs, constant);
+  return record_tensor(op, inputs, std::move(value), attrs, constant);
 }
 
-Var Tape::record_tensor(Op op, std::span<const Var> inputs, Tensor&& value, const Attrs* attrs) {
-  Node& node = append(op, inputs, attrs);
+Var Tape::record_tensor(Op op, std::span<const Var> inputs, Tensor&& value, const Attrs* attrs,
+                        double constant) {
+  Node& node = append(op, inputs, attrs, constant);
   node.scalar_lane = false;
   node.value_slot = static_cast<std::int32_t>(values_.size());
   reals_.push_back(0.0);
@@ -177,14 +181,14 @@ Var Tape::record_tensor(Op op, std::span<const Var> inputs, Tensor&& value, cons
 Var Tape::record_deferred(Op op, std::span<const Var> inputs, Tensor layout, const Attrs* attrs) {
   if (layout.rank() == 0 && layout.dtype() == DType::f64)  // real values live in the scalar array
     throw Error(std::string("internal: ") + op_name(op) + ": a 0-d float64 value can not be deferred");
-  const Var v = record_tensor(op, inputs, std::move(layout), attrs);
+  const Var v = record_tensor(op, inputs, std::move(layout), attrs, 0.0);
   nodes_[static_cast<std::size_t>(v.index_)].deferred = true;
   return v;
 }
 
-Var Tape::record_real(Op op, std::span<const Var> inputs, double value, const Attrs* attrs) {
+Var Tape::record_real(Op op, std::span<const Var> inputs, double value, const Attrs* attrs, double constant) {
   if (detect_anomaly_ && !std::isfinite(value)) throw_non_finite(nodes_.size(), op, value);
-  Node& node = append(op, inputs, attrs);
+  Node& node = append(op, inputs, attrs, constant);
   node.real = true;
   reals_.push_back(value);
   return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
@@ -214,6 +218,7 @@ std::string entry_label(const Tape& tape, std::size_t i) {
   const Node& n = tape.node(i);
   std::ostringstream os;
   os << op_name(n.op);
+  if (rules::op_has_constant(n.op)) os << "(c=" << n.constant() << ")";
   if (const Attrs* at = tape.attrs_of(n)) {
     switch (n.op) {
       case Op::PowScalar:

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -81,6 +82,16 @@ struct Node {
   // Index of the value in the tape's tensor table; a real entry gets one only when first read
   // as a tensor (Tape::value), so scalar code records no tensors at all.
   mutable std::int32_t value_slot = -1;
+
+  // The number of an op with a constant operand (AddConstant, ConstantMinus, MulConstant: one
+  // input), kept in the input slots such an op leaves unused, so that `100.0 * t` is one entry
+  // and no Constant entry. Meaningless for other ops.
+  double constant() const {
+    double c;
+    std::memcpy(&c, &inputs[2], sizeof c);
+    return c;
+  }
+  void set_constant(double c) { std::memcpy(&inputs[2], &c, sizeof c); }
 };
 
 // Options of a reverse sweep.
@@ -181,9 +192,12 @@ class Tape {
   bool detect_anomaly() const { return detect_anomaly_; }
 
   // ---- used by Var operations and the sweeps ----
-  Var record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs = nullptr);
+  // `constant`: the number of an op with a constant operand (rules::op_has_constant).
+  Var record(Op op, std::span<const Var> inputs, Tensor value, const Attrs* attrs = nullptr,
+             double constant = 0.0);
   // The scalar lane's record: a real result of real inputs, no Tensor built.
-  Var record_real(Op op, std::span<const Var> inputs, double value, const Attrs* attrs = nullptr);
+  Var record_real(Op op, std::span<const Var> inputs, double value, const Attrs* attrs = nullptr,
+                  double constant = 0.0);
   // Records an entry whose value is computed when first read, given its layout (rules::layout_op;
   // not a 0-d float64: those are real entries). Anomaly mode checks values as they are recorded,
   // so it defers nothing (Var operations ask).
@@ -193,15 +207,16 @@ class Tape {
   // op on doubles and records it, in one pass over the inputs; otherwise records nothing and
   // returns a detached Var (the caller takes the tensor path). Defined in sweeps/scalar_lane.hpp.
   template <Op op, std::size_t N>
-  Var record_in_lane(std::span<const Var, N> inputs, const Attrs* attrs);
+  Var record_in_lane(std::span<const Var, N> inputs, const Attrs* attrs, double constant);
   void check_var(const Var& v, const char* what) const;
   void check_thread(const char* what) const;
 
  private:
   friend class Var;
-  Node& append(Op op, std::span<const Var> inputs, const Attrs* attrs);
+  Node& append(Op op, std::span<const Var> inputs, const Attrs* attrs, double constant);
   // Defined in sweeps/scalar_lane.hpp, beside record_in_lane, which inlines it.
-  void link(Node& node, std::span<const Var> inputs, bool inputs_need_grad, const Attrs* attrs);
+  void link(Node& node, std::span<const Var> inputs, bool inputs_need_grad, const Attrs* attrs,
+            double constant);
   [[noreturn, gnu::cold, gnu::noinline]] static void throw_non_finite(std::size_t entry, Op op, double value);
   void set_value(std::size_t i, Tensor&& value);
   const Tensor& real_as_tensor(std::size_t i) const;
@@ -209,7 +224,7 @@ class Tape {
   // Evaluation arguments of entry n: its inputs' values (computing deferred ones) and attributes.
   rules::EvalArgs eval_args(const Node& n) const;
   // Appends a tensor-valued entry (record's and record_deferred's shared tail; no value checks).
-  Var record_tensor(Op op, std::span<const Var> inputs, Tensor&& value, const Attrs* attrs);
+  Var record_tensor(Op op, std::span<const Var> inputs, Tensor&& value, const Attrs* attrs, double constant);
 
   detail::StableVector<Node> nodes_;  // entries never move: rules may record while holding references
   // Tensor values, at each entry's value_slot. A real entry's master copy is reals_[i] (entry

@@ -42,12 +42,14 @@ void check_input(const Tape& tape, const Var& v, Op op) {
   if (v.tape() != &tape || v.generation() != tape.generation()) tape.check_var(v, op_name(op));
 }
 
-// Evaluates a primitive on its inputs' values and records it.
-Var record_op(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
+// Evaluates a primitive on its inputs' values and records it (`constant`: the number of an op
+// with a constant operand).
+Var record_op(Op op, std::span<const Var> in, const Attrs* attrs = nullptr, double constant = 0.0) {
   Tape& tape = tape_of(in[0]);
   rules::EvalArgs args;
   args.num_inputs = static_cast<int>(in.size());
   args.attrs = attrs;
+  args.constant = constant;
   // A deferrable op's value is computed when first read (Tape::value): never, for a product whose
   // value no later step needs. Its layout needs only its inputs' shapes.
   const bool defer = rules::op_is_deferrable(op) && !tape.detect_anomaly();
@@ -63,18 +65,24 @@ Var record_op(Op op, std::span<const Var> in, const Attrs* attrs = nullptr) {
     for (std::size_t k = 0; k < in.size(); ++k)
       args.in[k] = &tape.value(static_cast<std::size_t>(in[k].index()));
   }
-  return tape.record(op, in, rules::eval_op(op, args), attrs);
+  return tape.record(op, in, rules::eval_op(op, args), attrs, constant);
 }
 
 // A primitive applied by Var's operations. 0-d float64 operands of an elementwise op take the
 // scalar lane: plain double arithmetic inlined here, no kernel dispatch.
 template <Op op, std::size_t N>
-Var apply(const std::array<Var, N>& in, const Attrs* attrs = nullptr) {
+Var apply(const std::array<Var, N>& in, const Attrs* attrs = nullptr, double constant = 0.0) {
   if constexpr (rules::ScalarLaneRule<typename rules::RuleFor<op>::type>) {
-    const Var result = tape_of(in[0]).template record_in_lane<op, N>(std::span<const Var, N>(in), attrs);
+    const Var result =
+        tape_of(in[0]).template record_in_lane<op, N>(std::span<const Var, N>(in), attrs, constant);
     if (result.attached()) return result;
   }
-  return record_op(op, in, attrs);
+  return record_op(op, in, attrs, constant);
+}
+// An op with a constant operand: x and the number c.
+template <Op op>
+Var apply_constant(const Var& x, double c) {
+  return apply<op, 1>(std::array<Var, 1>{x}, nullptr, c);
 }
 template <Op op>
 Var apply(const Var& x, const Attrs* attrs = nullptr) {
@@ -150,17 +158,29 @@ Var square(const Var& x) { return x * x; }
 Var reciprocal(const Var& x) { return 1.0 / x; }
 
 // ---- binary ------------------------------------------------------------------------------------
-#define JETGRAD_DEFINE_BINARY(fn, body)                                           \
+// fn on two Vars (body), and a Var with a Tensor constant.
+#define JETGRAD_DEFINE_BINARY_TENSOR_OPERANDS(fn, body)                           \
   Var fn(const Var& a, const Var& b) body Var fn(const Var& a, const Tensor& b) { \
     return fn(a, lift(a, b));                                                     \
   }                                                                               \
-  Var fn(const Tensor& a, const Var& b) { return fn(lift(b, a), b); }             \
-  Var fn(const Var& a, double b) { return fn(a, lift(a, b)); }                    \
+  Var fn(const Tensor& a, const Var& b) { return fn(lift(b, a), b); }
+// ... and with a number, recorded as a Constant entry.
+#define JETGRAD_DEFINE_BINARY(fn, body)                        \
+  JETGRAD_DEFINE_BINARY_TENSOR_OPERANDS(fn, body)              \
+  Var fn(const Var& a, double b) { return fn(a, lift(a, b)); } \
   Var fn(double a, const Var& b) { return fn(lift(b, a), b); }
 
-JETGRAD_DEFINE_BINARY(operator+, { return apply<Op::Add>(a, b); })
-JETGRAD_DEFINE_BINARY(operator-, { return apply<Op::Sub>(a, b); })
-JETGRAD_DEFINE_BINARY(operator*, { return apply<Op::Mul>(a, b); })
+// A number operand of +, - and * is kept in the entry (one entry, no Constant entry); division
+// by a number stays a Div by a constant, as x / c and x * (1 / c) round differently.
+JETGRAD_DEFINE_BINARY_TENSOR_OPERANDS(operator+, { return apply<Op::Add>(a, b); })
+Var operator+(const Var& a, double b) { return apply_constant<Op::AddConstant>(a, b); }
+Var operator+(double a, const Var& b) { return apply_constant<Op::AddConstant>(b, a); }
+JETGRAD_DEFINE_BINARY_TENSOR_OPERANDS(operator-, { return apply<Op::Sub>(a, b); })
+Var operator-(const Var& a, double b) { return apply_constant<Op::AddConstant>(a, -b); }
+Var operator-(double a, const Var& b) { return apply_constant<Op::ConstantMinus>(b, a); }
+JETGRAD_DEFINE_BINARY_TENSOR_OPERANDS(operator*, { return apply<Op::Mul>(a, b); })
+Var operator*(const Var& a, double b) { return apply_constant<Op::MulConstant>(a, b); }
+Var operator*(double a, const Var& b) { return apply_constant<Op::MulConstant>(b, a); }
 JETGRAD_DEFINE_BINARY(operator/, { return apply<Op::Div>(a, b); })
 Var pow(const Var& a, const Var& b) { return exp(b * log(a)); }
 Var pow(const Var& a, const Tensor& b) { return pow(a, lift(a, b)); }
@@ -175,6 +195,7 @@ JETGRAD_DEFINE_BINARY(greater_equal, { return compare(a, b, CompareKind::greater
 JETGRAD_DEFINE_BINARY(equal, { return compare(a, b, CompareKind::equal); })
 JETGRAD_DEFINE_BINARY(not_equal, { return compare(a, b, CompareKind::not_equal); })
 #undef JETGRAD_DEFINE_BINARY
+#undef JETGRAD_DEFINE_BINARY_TENSOR_OPERANDS
 
 Var where(const Var& cond, const Var& a, const Var& b) { return apply<Op::Where>(cond, a, b); }
 Var where(const Var& cond, const Var& a, double b) { return where(cond, a, lift(a, b)); }

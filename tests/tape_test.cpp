@@ -624,6 +624,36 @@ TEST_CASE("tape: scalar (0-d) code works", "[tape][scalar]") {
   CHECK(tape.gradient(max(x), {x})[0].item() == 1.0);
 }
 
+TEST_CASE("tape: a number operand of +, - and * is kept in its entry", "[tape][scalar]") {
+  // 100 * (y - x²)² + (1 - x)², the textbook way: one entry per operation, no Constant entries.
+  for (const Tensor& x0 : {Tensor(0.3), Tensor::from({2}, {0.3, -1.2})}) {
+    INFO("x0 " << x0.shape().str());
+    Tape tape;
+    const Var x = tape.variable(x0), y = tape.variable(x0 * 2.0);
+    const Var t = y - x * x;
+    const Var f = sum(100.0 * t * t + (1.0 - x) * (1.0 - x) - 0.5 + x * 0.25);
+    CHECK(tape.size() == 14);  // 2 inputs, 11 operations, sum
+    const std::string listing = tape.listing();
+    INFO(listing);
+    CHECK_THAT(listing, Contains("MulConstant(c=100)") && Contains("ConstantMinus(c=1)") &&
+                            Contains("AddConstant(c=-0.5)") && Contains("MulConstant(c=0.25)"));
+    CHECK(listing.find("Constant ") == std::string::npos);
+    // value and gradient against the closed form, then at a replayed point
+    for (const double shift : {0.0, 0.4}) {
+      const Tensor xv = x0 + shift, yv = x0 * 2.0 - shift;
+      if (shift != 0.0) tape.replay({xv, yv});
+      const Tensor tv = yv - xv * xv, u = 1.0 - xv;
+      CHECK(f.item() == Approx(sum(100.0 * tv * tv + u * u - 0.5 + xv * 0.25).item()).epsilon(1e-14));
+      const std::vector<Tensor> g = tape.gradient(f, {x, y});
+      for (std::size_t i = 0; i < xv.numel(); ++i) {
+        const double xi = xv.at(i), ti = tv.at(i);
+        CHECK(g[0].at(i) == Approx(-400.0 * ti * xi - 2.0 * (1.0 - xi) + 0.25).epsilon(1e-13));
+        CHECK(g[1].at(i) == Approx(200.0 * ti).epsilon(1e-13));
+      }
+    }
+  }
+}
+
 TEST_CASE("tape: scalar entries keep their doubles apart and their tensors in step", "[tape][scalar]") {
   // Scalar code records doubles, not tensors (tape.hpp: Tape::real_value); a tensor read of one
   // (Var::value) is made on demand and must follow replays like any tensor value.
@@ -631,8 +661,9 @@ TEST_CASE("tape: scalar entries keep their doubles apart and their tensors in st
   const Var x = tape.variable(Tensor(0.5));
   const Var y = sin(x) * x + 2.0;
   const Var z = sum(Tensor::from({3}, {1, 2, 3}) * y);  // a tensor op on a scalar entry
-  // x, sin, *, 2.0, +, sum: six doubles; [1 2 3] and the product: two 3-element tensors.
-  CHECK(tape.value_bytes() == 6 * sizeof(double) + 2 * 3 * sizeof(double));
+  // x, sin, *, + 2.0 (one entry, the number kept in it), sum: five doubles; [1 2 3] and the
+  // product: two 3-element tensors.
+  CHECK(tape.value_bytes() == 5 * sizeof(double) + 2 * 3 * sizeof(double));
   CHECK(tape.real_value(static_cast<std::size_t>(y.index())) == std::sin(0.5) * 0.5 + 2.0);
   const Tensor& y_seen = y.value();  // a reference taken before the replay
   CHECK(y_seen.item() == std::sin(0.5) * 0.5 + 2.0);

@@ -163,6 +163,9 @@ std::vector<PrimitiveCase> primitive_cases() {
   std::vector<PrimitiveCase> cs = {
       // smooth unary
       {"neg", [](auto& v) { return -v[0]; }, {a23}},
+      {"x + c", [](auto& v) { return v[0] + 0.75; }, {a23}},
+      {"c - x", [](auto& v) { return 1.5 - v[0]; }, {a23}},
+      {"c * x", [](auto& v) { return -2.5 * v[0]; }, {a23}},
       {"exp", [](auto& v) { return exp(v[0]); }, {a23}},
       {"log", [](auto& v) { return log(v[0]); }, {p23}},
       {"sin", [](auto& v) { return sin(v[0]); }, {a23}},

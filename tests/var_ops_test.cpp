@@ -124,6 +124,14 @@ TEST_CASE("reverse mode: smooth unary ops gradcheck and reverse-over-reverse", "
       unary(
           "neg", [](const Var& x) { return -x; }, rnd(s, -2, 2, 1)),
       unary(
+          "x + c", [](const Var& x) { return x + 0.75; }, rnd(s, -2, 2, 41)),
+      unary(
+          "x - c", [](const Var& x) { return x - 0.25; }, rnd(s, -2, 2, 42)),
+      unary(
+          "c - x", [](const Var& x) { return 1.5 - x; }, rnd(s, -2, 2, 43)),
+      unary(
+          "c * x", [](const Var& x) { return -2.5 * x; }, rnd(s, -2, 2, 44)),
+      unary(
           "exp", [](const Var& x) { return exp(x); }, rnd(s, -2, 2, 2)),
       unary(
           "log", [](const Var& x) { return log(x); }, rnd(s, 0.5, 3, 3)),

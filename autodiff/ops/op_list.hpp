@@ -18,6 +18,8 @@
   X(Abs, 1) X(Relu, 1)                                                                         \
   /* elementwise binary */                                                                     \
   X(Add, 2) X(Sub, 2) X(Mul, 2) X(Div, 2)                                                      \
+  /* elementwise with a constant operand kept in the entry: x + c, c - x, c x */               \
+  X(AddConstant, 1) X(ConstantMinus, 1) X(MulConstant, 1)                                      \
   /* piecewise constant: comparisons give 0/1 masks, where selects */                          \
   X(Compare, 2) X(Where, 3) X(StopGradient, 1) X(Branch, 1)                                    \
   /* reductions */                                                                             \

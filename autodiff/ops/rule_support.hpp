@@ -28,6 +28,7 @@ struct EvalArgsT {
   std::array<const X*, Node::max_inputs> in{};
   int num_inputs = 0;
   const Attrs* attrs = nullptr;  // never null for ops that take attributes
+  double constant = 0.0;         // Node::constant(), for the ops with a constant operand
 
   const X& x(int i = 0) const { return *in[static_cast<std::size_t>(i)]; }
   const Attrs& at() const { return *attrs; }
@@ -40,6 +41,7 @@ struct VjpArgs {
   std::array<const X*, Node::max_inputs> in{};
   const X& out;  // the output's value
   const Attrs* attrs = nullptr;
+  double constant = 0.0;  // Node::constant(), for the ops with a constant operand
   std::array<bool, Node::max_inputs> wanted{true, true, true, true};
   // The value sweep offers each input's adjoint accumulated so far (null for a first contribution,
   // in recorded sweeps and in anomaly mode). A rule may add its contribution into it in place,

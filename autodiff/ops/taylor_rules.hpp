@@ -31,6 +31,7 @@ struct TaylorArgs {
   int num_inputs = 0;
   const Tensor* out = nullptr;  // the output's value y_0
   const Attrs* attrs = nullptr;
+  double constant = 0.0;  // Node::constant(), for the ops with a constant operand
 
   const SeriesView& x(int i = 0) const { return in[static_cast<std::size_t>(i)]; }
   const Attrs& at() const { return *attrs; }

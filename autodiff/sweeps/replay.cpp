@@ -31,15 +31,25 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
     else
       values_[static_cast<std::size_t>(input.value_slot)].copy_from(new_inputs[k]);
   }
+  // The last lane entry's value stays in a register: scalar code mostly reads the entry just
+  // computed, and a read of it through memory, right after the store, stalls the loop.
+  std::size_t last_index = nodes_.size();
+  double last_value = 0.0;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];
     if (n.op == Op::Input || n.op == Op::Constant) continue;
     if (n.scalar_lane) {  // plain double arithmetic on the flat array of reals
-      const auto input = [&](std::size_t k) { return reals_[static_cast<std::size_t>(n.inputs[k])]; };
-      reals_[i] = rules::eval_real(n.op, input, attrs_of(n));
-      if (detect_anomaly_ && !std::isfinite(reals_[i])) {
+      const auto input = [&](std::size_t k) {
+        const auto j = static_cast<std::size_t>(n.inputs[k]);
+        return j == last_index ? last_value : reals_[j];
+      };
+      const double value = rules::eval_real(n.op, input, attrs_of(n), n.constant());
+      reals_[i] = value;
+      last_index = i;
+      last_value = value;
+      if (detect_anomaly_ && !std::isfinite(value)) {
         throw Error("anomaly: entry #" + std::to_string(i) + " (" + op_name(n.op) + ") produced " +
-                    std::to_string(reals_[i]) + " during replay");
+                    std::to_string(value) + " during replay");
       }
       continue;
     }

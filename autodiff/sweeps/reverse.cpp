@@ -93,6 +93,7 @@ struct Sweep<Tensor> {
     if (slot[i] == in_scalar) real_g = Tensor(scalar[i]);
     const Tensor& g = slot[i] == in_scalar ? real_g : tensors[static_cast<std::size_t>(slot[i])];
     rules::VjpArgs<Tensor> args{g, {}, tape.value(i), tape.attrs_of(n)};
+    args.constant = n.constant();
     for (int k = 0; k < n.num_inputs; ++k) {
       const auto input = static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)]);
       args.in[static_cast<std::size_t>(k)] = &tape.value(input);
@@ -125,13 +126,14 @@ struct Sweep<Tensor> {
           check_cotangent_finite(tape, i, input, g, 0);
         accumulate_real(static_cast<std::size_t>(input), g);
       };
-      rules::vjp_real(n.op, scalar[i], reals[i], n.inputs.data(), reals, tape.attrs_of(n), add_checked);
+      rules::vjp_real(n.op, scalar[i], reals[i], n.inputs.data(), reals, tape.attrs_of(n), n.constant(),
+                      add_checked);
       return;
     }
     // Every cotangent is added: a double costs less than asking whether its input needs it, and
     // adjoints of entries that need none are never read (run, take_adjoint).
     auto add = [&](std::int32_t input, double g) { accumulate_real(static_cast<std::size_t>(input), g); };
-    rules::vjp_real(n.op, scalar[i], reals[i], n.inputs.data(), reals, tape.attrs_of(n), add);
+    rules::vjp_real(n.op, scalar[i], reals[i], n.inputs.data(), reals, tape.attrs_of(n), n.constant(), add);
   }
 };
 
@@ -158,6 +160,7 @@ struct Sweep<Var> {
     const std::array<std::int32_t, Node::max_inputs> inputs = n.inputs;
     const Var g = *adjoint[i];
     rules::VjpArgs<Var> args{g, {}, handles[i], tape.attrs_of(n)};
+    args.constant = n.constant();
     for (int k = 0; k < num_inputs; ++k) {
       const auto input = static_cast<std::size_t>(inputs[static_cast<std::size_t>(k)]);
       args.in[static_cast<std::size_t>(k)] = &handles[input];

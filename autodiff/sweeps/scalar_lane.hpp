@@ -49,12 +49,13 @@ inline bool in_scalar_lane(Op op) {
 // Arity is the op list's (a compile-time count, so the copies below are a few register moves).
 // input(k) gives the k-th input's value.
 template <class Rule, int Arity, class Input>
-[[gnu::always_inline]] inline double eval_real_rule(const Input& input, const Attrs* attrs) {
+[[gnu::always_inline]] inline double eval_real_rule(const Input& input, const Attrs* attrs, double constant) {
   if constexpr (ScalarLaneRule<Rule> && Arity > 0) {
     std::array<Real, Arity> x;
     EvalArgsT<Real> args;
     args.num_inputs = Arity;
     args.attrs = attrs;
+    args.constant = constant;
     for (std::size_t k = 0; k < Arity; ++k) {
       x[k].v = input(k);
       args.in[k] = &x[k];
@@ -68,11 +69,12 @@ template <class Rule, int Arity, class Input>
 // The op's value at its inputs' values input(0), input(1), ... Forced inline, so that replay's
 // loop and scalar recording read the inputs straight into registers.
 template <class Input>
-[[gnu::always_inline]] inline double eval_real(Op op, const Input& input, const Attrs* attrs) {
+[[gnu::always_inline]] inline double eval_real(Op op, const Input& input, const Attrs* attrs,
+                                               double constant) {
   switch (op) {
 #define JETGRAD_OP_EVAL_REAL(name, arity) \
   case Op::name:                          \
-    return eval_real_rule<name##Op, arity>(input, attrs);
+    return eval_real_rule<name##Op, arity>(input, attrs, constant);
     JETGRAD_PRIMITIVES(JETGRAD_OP_EVAL_REAL)
 #undef JETGRAD_OP_EVAL_REAL
   }
@@ -81,11 +83,13 @@ template <class Input>
 
 template <class Rule, int Arity, class Add>
 [[gnu::always_inline]] inline void vjp_real_rule(double g, double out, const std::int32_t* inputs,
-                                                 const double* reals, const Attrs* attrs, Add& add) {
+                                                 const double* reals, const Attrs* attrs, double constant,
+                                                 Add& add) {
   if constexpr (ScalarLaneRule<Rule> && Arity > 0) {
     std::array<Real, Arity> x;
     const Real g_real{g}, out_real{out};
     VjpArgs<Real> args{g_real, {}, out_real, attrs};
+    args.constant = constant;
     for (std::size_t k = 0; k < Arity; ++k) {
       x[k].v = reals[inputs[k]];
       args.in[k] = &x[k];
@@ -105,11 +109,12 @@ template <class Rule, int Arity, class Add>
 // operand through memory.
 template <class Add>
 [[gnu::always_inline]] inline void vjp_real(Op op, double g, double out, const std::int32_t* inputs,
-                                            const double* reals, const Attrs* attrs, Add& add) {
+                                            const double* reals, const Attrs* attrs, double constant,
+                                            Add& add) {
   switch (op) {
-#define JETGRAD_OP_VJP_REAL(name, arity)                               \
-  case Op::name:                                                       \
-    vjp_real_rule<name##Op, arity>(g, out, inputs, reals, attrs, add); \
+#define JETGRAD_OP_VJP_REAL(name, arity)                                         \
+  case Op::name:                                                                 \
+    vjp_real_rule<name##Op, arity>(g, out, inputs, reals, attrs, constant, add); \
     return;
     JETGRAD_PRIMITIVES(JETGRAD_OP_VJP_REAL)
 #undef JETGRAD_OP_VJP_REAL
@@ -123,9 +128,10 @@ namespace jetgrad {
 
 // A new entry's input links, needs_grad and attributes: the tail every recording path shares.
 [[gnu::always_inline]] inline void Tape::link(Node& node, std::span<const Var> inputs, bool inputs_need_grad,
-                                              const Attrs* attrs) {
+                                              const Attrs* attrs, double constant) {
   node.num_inputs = static_cast<std::uint8_t>(inputs.size());
   for (std::size_t k = 0; k < inputs.size(); ++k) node.inputs[k] = inputs[k].index_;
+  if (rules::op_has_constant(node.op)) node.set_constant(constant);
   node.needs_grad = inputs_need_grad && rules::op_is_differentiable(node.op) && !NoGrad::active();
   if (attrs != nullptr) {
     node.attrs = static_cast<std::int32_t>(attrs_.size());
@@ -136,7 +142,8 @@ namespace jetgrad {
 // The per-operation cost of scalar code is this function, inlined into the operation: checks,
 // the rule on doubles and the entry, with nothing out of line on the success path.
 template <Op op, std::size_t N>
-[[gnu::always_inline]] inline Var Tape::record_in_lane(std::span<const Var, N> inputs, const Attrs* attrs) {
+[[gnu::always_inline]] inline Var Tape::record_in_lane(std::span<const Var, N> inputs, const Attrs* attrs,
+                                                       double constant) {
   static_assert(rules::ScalarLaneRule<typename rules::RuleFor<op>::type> && N == rules::RuleFor<op>::arity);
   if (std::this_thread::get_id() != owner_) check_thread(op_name(op));
   std::array<double, N> values;
@@ -151,12 +158,12 @@ template <Op op, std::size_t N>
     values[k] = reals_[index];
   }
   const auto input = [&](std::size_t k) { return values[k]; };
-  const double value = rules::eval_real_rule<typename rules::RuleFor<op>::type, N>(input, attrs);
+  const double value = rules::eval_real_rule<typename rules::RuleFor<op>::type, N>(input, attrs, constant);
   if (detect_anomaly_ && !std::isfinite(value)) throw_non_finite(nodes_.size(), op, value);
   Node& node = nodes_.emplace_back(op);
   node.real = true;
   node.scalar_lane = true;
-  link(node, inputs, inputs_need_grad, attrs);
+  link(node, inputs, inputs_need_grad, attrs, constant);
   reals_.push_back(value);
   return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
 }

@@ -90,6 +90,7 @@ std::vector<std::vector<Tensor>> Tape::taylor_terms(std::span<const Var> outputs
     args.num_inputs = node.num_inputs;
     args.out = &value_layout(idx);  // deferrable ops' rules read only its shape (ops/linalg.hpp)
     args.attrs = attrs_of(node);
+    args.constant = node.constant();
     bool any_series = false;
     for (int k = 0; k < node.num_inputs; ++k) {
       const auto in = static_cast<std::size_t>(node.inputs[static_cast<std::size_t>(k)]);
