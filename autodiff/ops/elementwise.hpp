@@ -331,7 +331,9 @@ inline void signed_sum_series(const TaylorArgs& t, double sign_b, Series& ys) {
 // `x + 2.0`, `1.0 - x`, `100.0 * t` are one entry each instead of a Constant entry and a binary
 // op: scalar code records and sweeps a fifth fewer entries. x - c is x + (-c), exactly.
 
-struct AddConstantOp {  // y = x + c;  x̄ = g;  y_k = x_k
+struct AddConstantOp {                        // y = x + c;  x̄ = g;  y_k = x_k
+  static constexpr bool has_constant = true;  // c is Node::constant
+
   template <class X>
   static X eval(const EvalArgsT<X>& e) {
     return e.x() + e.constant;
@@ -345,7 +347,9 @@ struct AddConstantOp {  // y = x + c;  x̄ = g;  y_k = x_k
   }
 };
 
-struct ConstantMinusOp {  // y = c - x;  x̄ = -g;  y_k = -x_k
+struct ConstantMinusOp {                      // y = c - x;  x̄ = -g;  y_k = -x_k
+  static constexpr bool has_constant = true;  // c is Node::constant
+
   template <class X>
   static X eval(const EvalArgsT<X>& e) {
     return e.constant - e.x();
@@ -359,7 +363,9 @@ struct ConstantMinusOp {  // y = c - x;  x̄ = -g;  y_k = -x_k
   }
 };
 
-struct MulConstantOp {  // y = c x;  x̄ = c g;  y_k = c x_k
+struct MulConstantOp {                        // y = c x;  x̄ = c g;  y_k = c x_k
+  static constexpr bool has_constant = true;  // c is Node::constant
+
   template <class X>
   static X eval(const EvalArgsT<X>& e) {
     return e.constant * e.x();

@@ -26,8 +26,9 @@ void eval_into_op(Op op, const EvalArgs& args, Tensor& out);
 // The scalar lane's dispatch is inline, in scalar_lane.hpp.
 
 // Whether gradients can flow through the op at all (false for piecewise-constant ones).
-// Ops whose entry keeps a number (Node::constant) in its unused input slots.
-inline bool op_has_constant(Op op) {
+// Ops whose entry keeps a number (Node::constant) in its unused input slots: the rules that declare
+// `has_constant` (dispatch.cpp checks that this list and the rules agree).
+constexpr bool op_has_constant(Op op) {
   return op == Op::AddConstant || op == Op::ConstantMinus || op == Op::MulConstant;
 }
 
