@@ -23,19 +23,6 @@ const char* op_name(Op op) {
 
 namespace rules {
 
-template <class Rule>
-constexpr bool rule_has_constant() {
-  if constexpr (requires { Rule::has_constant; })
-    return Rule::has_constant;
-  else
-    return false;
-}
-#define JETGRAD_OP_CHECK_CONSTANT(name, arity)                              \
-  static_assert(op_has_constant(Op::name) == rule_has_constant<name##Op>(), \
-                "op_has_constant disagrees with the rules of " #name);
-JETGRAD_PRIMITIVES(JETGRAD_OP_CHECK_CONSTANT)
-#undef JETGRAD_OP_CHECK_CONSTANT
-
 Tensor eval_op(Op op, const EvalArgs& args) {
   switch (op) {
 #define JETGRAD_OP_EVAL(name, arity) \

@@ -26,12 +26,6 @@ void eval_into_op(Op op, const EvalArgs& args, Tensor& out);
 // The scalar lane's dispatch is inline, in scalar_lane.hpp.
 
 // Whether gradients can flow through the op at all (false for piecewise-constant ones).
-// Ops whose entry keeps a number (Node::constant) in its unused input slots: the rules that declare
-// `has_constant` (dispatch.cpp checks that this list and the rules agree).
-constexpr bool op_has_constant(Op op) {
-  return op == Op::AddConstant || op == Op::ConstantMinus || op == Op::MulConstant;
-}
-
 inline bool op_is_differentiable(Op op) {
   return op != Op::Constant && op != Op::Compare && op != Op::StopGradient && op != Op::Branch;
 }

@@ -34,6 +34,21 @@ struct RuleFor;
 JETGRAD_PRIMITIVES(JETGRAD_OP_RULE_FOR)
 #undef JETGRAD_OP_RULE_FOR
 
+// Ops whose entry keeps a number (Node::constant) in its unused input slots: the rules that
+// declare `has_constant`.
+template <class Rule>
+concept ConstantOperandRule = Rule::has_constant;
+constexpr bool op_has_constant(Op op) {
+  switch (op) {
+#define JETGRAD_OP_HAS_CONSTANT(name, arity) \
+  case Op::name:                             \
+    return ConstantOperandRule<name##Op>;
+    JETGRAD_PRIMITIVES(JETGRAD_OP_HAS_CONSTANT)
+#undef JETGRAD_OP_HAS_CONSTANT
+  }
+  return false;
+}
+
 // Whether the op's rules run on plain doubles (used when every input is a 0-d float64).
 inline bool in_scalar_lane(Op op) {
   switch (op) {
