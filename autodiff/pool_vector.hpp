@@ -45,8 +45,10 @@ class PoolVector {
   T& operator[](std::size_t i) { return data_[i]; }
   const T& operator[](std::size_t i) const { return data_[i]; }
 
-  void push_back(T value) {
-    if ((size_ + 1) * sizeof(T) > capacity_bytes_) reserve(size_ < 64 ? 64 : 2 * size_);
+  // Inline, with the growth out of line: recording scalar code appends per operation.
+  [[gnu::always_inline]] void push_back(T value) {
+    if ((size_ + 1) * sizeof(T) > capacity_bytes_) [[unlikely]]
+      reserve(size_ < 64 ? 64 : 2 * size_);
     data_[size_++] = value;
   }
   void assign(std::size_t n, T value) {
@@ -57,7 +59,7 @@ class PoolVector {
   void clear() { size_ = 0; }
 
  private:
-  void reserve(std::size_t n) {
+  [[gnu::noinline]] void reserve(std::size_t n) {
     std::size_t bytes = n * sizeof(T);
     T* fresh = reinterpret_cast<T*>(acquire_buffer(bytes));
     if (size_ > 0) std::memcpy(fresh, data_, size_ * sizeof(T));

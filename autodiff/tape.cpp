@@ -117,13 +117,14 @@ void Tape::set_value(std::size_t i, Tensor&& value) {
   if (n.real)
     reals_[i] = *value.data<double>();
   else
-    values_[static_cast<std::size_t>(n.value_slot)] = std::move(value);
+    values_[static_cast<std::size_t>(tables_[i].value)] = std::move(value);
 }
 
-rules::EvalArgs Tape::eval_args(const Node& n) const {
+rules::EvalArgs Tape::eval_args(std::size_t i) const {
+  const Node& n = nodes_[i];
   rules::EvalArgs args;
   args.num_inputs = n.num_inputs;
-  args.attrs = attrs_of(n);
+  args.attrs = attrs_of(i);
   args.constant = n.constant();
   for (int k = 0; k < n.num_inputs; ++k)
     args.in[static_cast<std::size_t>(k)] =
@@ -133,18 +134,18 @@ rules::EvalArgs Tape::eval_args(const Node& n) const {
 
 void Tape::compute_deferred(std::size_t i) const {
   const Node& n = nodes_[i];
-  rules::eval_into_op(n.op, eval_args(n), values_[static_cast<std::size_t>(n.value_slot)]);
+  rules::eval_into_op(n.op, eval_args(i), values_[static_cast<std::size_t>(tables_[i].value)]);
   n.deferred = false;
 }
 
 const Tensor& Tape::real_as_tensor(std::size_t i) const {
-  const Node& n = nodes_[i];
-  if (n.value_slot < 0) {
-    n.value_slot = static_cast<std::int32_t>(values_.size());
+  std::int32_t& slot = tables_[i].value;
+  if (slot < 0) {
+    slot = static_cast<std::int32_t>(values_.size());
     values_.emplace_back();
     real_tensors_.push_back(static_cast<std::int32_t>(i));
   }
-  Tensor& t = values_[static_cast<std::size_t>(n.value_slot)];
+  Tensor& t = values_[static_cast<std::size_t>(slot)];
   *t.data<double>() = reals_[i];
   return t;
 }
@@ -172,7 +173,7 @@ Var Tape::record_tensor(Op op, std::span<const Var> inputs, Tensor&& value, cons
                         double constant) {
   Node& node = append(op, inputs, attrs, constant);
   node.scalar_lane = false;
-  node.value_slot = static_cast<std::int32_t>(values_.size());
+  tables_[nodes_.size() - 1].value = static_cast<std::int32_t>(values_.size());
   reals_.push_back(0.0);
   values_.emplace_back(std::move(value));
   return Var(this, static_cast<std::int32_t>(nodes_.size() - 1), generation_);
@@ -197,8 +198,7 @@ Var Tape::record_real(Op op, std::span<const Var> inputs, double value, const At
 std::size_t Tape::value_bytes() const {
   std::size_t bytes = 0;
   for (std::size_t i = 0; i < nodes_.size(); ++i)
-    bytes +=
-        nodes_[i].real ? sizeof(double) : values_[static_cast<std::size_t>(nodes_[i].value_slot)].nbytes();
+    bytes += nodes_[i].real ? sizeof(double) : values_[static_cast<std::size_t>(tables_[i].value)].nbytes();
   return bytes;
 }
 
@@ -208,6 +208,7 @@ void Tape::clear() {
   values_.clear();
   reals_.clear();
   real_tensors_.clear();
+  tables_.clear();
   attrs_.clear();
   inputs_.clear();
   ++generation_;
@@ -219,7 +220,7 @@ std::string entry_label(const Tape& tape, std::size_t i) {
   std::ostringstream os;
   os << op_name(n.op);
   if (rules::op_has_constant(n.op)) os << "(c=" << n.constant() << ")";
-  if (const Attrs* at = tape.attrs_of(n)) {
+  if (const Attrs* at = tape.attrs_of(i)) {
     switch (n.op) {
       case Op::PowScalar:
         os << "(p=" << at->scalar << ")";

@@ -62,8 +62,9 @@ struct Attrs {
   const CustomRule* custom = nullptr;                       // Custom
 };
 
-// One recorded primitive application. Its value is kept beside it (Tape::value), so that the
-// sweeps walk 32-byte entries and scalar code's doubles sit in one flat array.
+// One recorded primitive application: what every sweep reads per entry, in 24 bytes. Its value
+// (Tape::value, scalar code's doubles in one flat array) and where its attributes are
+// (Tape::attrs_of) are kept beside it, so that the sweeps' loops walk dense entries.
 struct Node {
   static constexpr int max_inputs = 4;
 
@@ -78,10 +79,6 @@ struct Node {
   // when first read (Tape::value). Only ops that allow it (rules::op_is_deferrable) are deferred.
   mutable bool deferred = false;
   std::array<std::int32_t, max_inputs> inputs{-1, -1, -1, -1};
-  std::int32_t attrs = -1;  // index into the tape's attribute table, -1 for none
-  // Index of the value in the tape's tensor table; a real entry gets one only when first read
-  // as a tensor (Tape::value), so scalar code records no tensors at all.
-  mutable std::int32_t value_slot = -1;
 
   // The number of an op with a constant operand (AddConstant, ConstantMinus, MulConstant: one
   // input), kept in the input slots such an op leaves unused, so that `100.0 * t` is one entry
@@ -118,25 +115,35 @@ class Tape {
   // tape's own bookkeeping (nodes, attributes) are not counted.
   std::size_t value_bytes() const;
   const Node& node(std::size_t i) const { return nodes_[i]; }
+  // f(i, node(i)) for i in [begin, end), ascending or descending: the sweeps' loops.
+  template <class F>
+  [[gnu::always_inline]] void for_each_entry(std::size_t begin, std::size_t end, F&& f) const {
+    nodes_.for_each(begin, end, f);
+  }
+  template <class F>
+  [[gnu::always_inline]] void for_each_entry_descending(std::size_t begin, std::size_t end, F&& f) const {
+    nodes_.for_each_descending(begin, end, f);
+  }
   // The value of entry i (as recorded, or as of the last replay); a deferred one is computed now.
   const Tensor& value(std::size_t i) const {
     const Node& n = nodes_[i];
     if (n.real) return real_as_tensor(i);
     if (n.deferred) [[unlikely]]
       compute_deferred(i);
-    return values_[static_cast<std::size_t>(n.value_slot)];
+    return values_[static_cast<std::size_t>(tables_[i].value)];
   }
   // Entry i's tensor for its shape and dtype only: a deferred value is left uncomputed (its
   // elements are then unspecified).
   const Tensor& value_layout(std::size_t i) const {
     const Node& n = nodes_[i];
-    return n.real ? real_as_tensor(i) : values_[static_cast<std::size_t>(n.value_slot)];
+    return n.real ? real_as_tensor(i) : values_[static_cast<std::size_t>(tables_[i].value)];
   }
   // The value of a real entry (Node::real) as a double: what the scalar lane reads and writes.
   double real_value(std::size_t i) const { return reals_[i]; }
   const double* real_values() const { return reals_.data(); }  // indexed by entry
-  const Attrs* attrs_of(const Node& n) const {
-    return n.attrs < 0 ? nullptr : &attrs_[static_cast<std::size_t>(n.attrs)];
+  const Attrs* attrs_of(std::size_t i) const {
+    const std::int32_t a = tables_[i].attrs;
+    return a < 0 ? nullptr : &attrs_[static_cast<std::size_t>(a)];
   }
   std::span<const std::int32_t> inputs() const { return inputs_; }
   std::uint32_t generation() const { return generation_; }
@@ -221,18 +228,26 @@ class Tape {
   void set_value(std::size_t i, Tensor&& value);
   const Tensor& real_as_tensor(std::size_t i) const;
   void compute_deferred(std::size_t i) const;
+  [[gnu::noinline]] void replay_entry(std::size_t i);  // out of the lane loop (sweeps/replay.cpp)
   // Evaluation arguments of entry n: its inputs' values (computing deferred ones) and attributes.
-  rules::EvalArgs eval_args(const Node& n) const;
+  rules::EvalArgs eval_args(std::size_t i) const;
   // Appends a tensor-valued entry (record's and record_deferred's shared tail; no value checks).
   Var record_tensor(Op op, std::span<const Var> inputs, Tensor&& value, const Attrs* attrs, double constant);
 
   detail::StableVector<Node> nodes_;  // entries never move: rules may record while holding references
-  // Tensor values, at each entry's value_slot. A real entry's master copy is reals_[i] (entry
+  // Tensor values, at each entry's tables_[i].value. A real entry's master copy is reals_[i] (entry
   // index); its tensor, made on first read, is refreshed from it at every read and after every
   // replay (so references handed out keep following the tape, as for tensor entries).
   mutable detail::StableVector<Tensor> values_;
   detail::PoolVector<double> reals_;
   mutable std::vector<std::int32_t> real_tensors_;  // real entries that have a tensor
+  // Per entry, where its attributes (attrs_) and tensor value (values_) are, -1 for none. A real
+  // entry gets a tensor only when first read as one (value), so scalar code records no tensors.
+  struct TableSlots {
+    std::int32_t attrs;
+    std::int32_t value;
+  };
+  mutable detail::PoolVector<TableSlots> tables_;
   detail::StableVector<Attrs> attrs_;
   std::vector<std::int32_t> inputs_;  // entry index of each variable(), in creation order
   std::uint32_t generation_ = 0;

@@ -19,8 +19,9 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
     // A real input is checked as a 0-d float64 without making a tensor of it.
     static const Shape scalar_shape;
     const Shape& shape =
-        input.real ? scalar_shape : values_[static_cast<std::size_t>(input.value_slot)].shape();
-    const DType dtype = input.real ? DType::f64 : values_[static_cast<std::size_t>(input.value_slot)].dtype();
+        input.real ? scalar_shape : values_[static_cast<std::size_t>(tables_[index].value)].shape();
+    const DType dtype =
+        input.real ? DType::f64 : values_[static_cast<std::size_t>(tables_[index].value)].dtype();
     if (!(new_inputs[k].shape() == shape) || new_inputs[k].dtype() != dtype) {
       throw ShapeError("replay: input " + std::to_string(k) + " was recorded as " + dtype_name(dtype) +
                        shape.str() + ", got " + dtype_name(new_inputs[k].dtype()) +
@@ -29,53 +30,61 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
     if (input.real)
       reals_[index] = *new_inputs[k].data<double>();
     else
-      values_[static_cast<std::size_t>(input.value_slot)].copy_from(new_inputs[k]);
+      values_[static_cast<std::size_t>(tables_[index].value)].copy_from(new_inputs[k]);
   }
-  // The last lane entry's value stays in a register: scalar code mostly reads the entry just
-  // computed, and a read of it through memory, right after the store, stalls the loop.
-  std::size_t last_index = nodes_.size();
+  // The scalar lane's loop keeps its arrays and the last entry's value in registers: scalar code
+  // mostly reads the entry just computed, and a read of it through memory, right after the store,
+  // stalls the loop.
+  double* reals = reals_.data();
+  const bool anomaly = detect_anomaly_;
+  std::int32_t last_entry = -1;
   double last_value = 0.0;
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    const Node& n = nodes_[i];
-    if (n.op == Op::Input || n.op == Op::Constant) continue;
-    if (n.scalar_lane) {  // plain double arithmetic on the flat array of reals
-      const auto input = [&](std::size_t k) {
-        const auto j = static_cast<std::size_t>(n.inputs[k]);
-        return j == last_index ? last_value : reals_[j];
-      };
-      const double value = rules::eval_real(n.op, input, attrs_of(n), n.constant());
-      reals_[i] = value;
-      last_index = i;
-      last_value = value;
-      if (detect_anomaly_ && !std::isfinite(value)) {
-        throw Error("anomaly: entry #" + std::to_string(i) + " (" + op_name(n.op) + ") produced " +
-                    std::to_string(value) + " during replay");
-      }
-      continue;
-    }
-    const rules::EvalArgs args = eval_args(n);
-    set_value(i, rules::eval_op(n.op, args));
-    const Tensor& result = value(i);
-    if (n.op == Op::Branch) {
-      const bool taken = result.item() != 0.0;
-      if (taken != args.attrs->branch_taken) {
-        throw TapeError(
-            "replay: the branch recorded at entry #" + std::to_string(i) + " (on entry #" +
-            std::to_string(n.inputs[0]) + ") was " + (args.attrs->branch_taken ? "true" : "false") +
-            " when recorded and is " + (taken ? "true" : "false") +
-            " at the new inputs; the recorded tape does not describe this point, record it again");
-      }
-    }
-    if (detect_anomaly_) {
-      for (std::size_t e = 0; e < result.numel(); ++e) {
-        if (!std::isfinite(result.at(e))) {
-          throw Error("anomaly: entry #" + std::to_string(i) + " (" + op_name(n.op) + ") produced " +
-                      std::to_string(result.at(e)) + " at element " + std::to_string(e) + " during replay");
+  for_each_entry(
+      0, nodes_.size(), [&](std::size_t i, const Node& n) __attribute__((always_inline)) {
+        if (!n.scalar_lane) {
+          if (n.op != Op::Input && n.op != Op::Constant) replay_entry(i);
+          return;
         }
+        const auto input = [&](std::size_t k) {
+          const std::int32_t j = n.inputs[k];
+          return j == last_entry ? last_value : reals[j];
+        };
+        const auto attrs = [&] { return attrs_of(i); };
+        const double value = rules::eval_real(n.op, input, attrs, n.constant());
+        reals[i] = value;
+        last_entry = static_cast<std::int32_t>(i);
+        last_value = value;
+        if (anomaly && !std::isfinite(value)) [[unlikely]] {
+          throw Error("anomaly: entry #" + std::to_string(i) + " (" + op_name(n.op) + ") produced " +
+                      std::to_string(value) + " during replay");
+        }
+      });
+  for (const std::int32_t i : real_tensors_) real_as_tensor(static_cast<std::size_t>(i));
+}
+
+// An entry outside the scalar lane: its rules on tensors, then the branch and anomaly checks.
+void Tape::replay_entry(std::size_t i) {
+  const Node& n = nodes_[i];
+  const rules::EvalArgs args = eval_args(i);
+  set_value(i, rules::eval_op(n.op, args));
+  const Tensor& result = value(i);
+  if (n.op == Op::Branch) {
+    const bool taken = result.item() != 0.0;
+    if (taken != args.attrs->branch_taken) {
+      throw TapeError("replay: the branch recorded at entry #" + std::to_string(i) + " (on entry #" +
+                      std::to_string(n.inputs[0]) + ") was " + (args.attrs->branch_taken ? "true" : "false") +
+                      " when recorded and is " + (taken ? "true" : "false") +
+                      " at the new inputs; the recorded tape does not describe this point, record it again");
+    }
+  }
+  if (detect_anomaly_) {
+    for (std::size_t e = 0; e < result.numel(); ++e) {
+      if (!std::isfinite(result.at(e))) {
+        throw Error("anomaly: entry #" + std::to_string(i) + " (" + op_name(n.op) + ") produced " +
+                    std::to_string(result.at(e)) + " at element " + std::to_string(e) + " during replay");
       }
     }
   }
-  for (const std::int32_t i : real_tensors_) real_as_tensor(static_cast<std::size_t>(i));
 }
 
 }  // namespace jetgrad

@@ -92,7 +92,7 @@ struct Sweep<Tensor> {
     Tensor real_g;
     if (slot[i] == in_scalar) real_g = Tensor(scalar[i]);
     const Tensor& g = slot[i] == in_scalar ? real_g : tensors[static_cast<std::size_t>(slot[i])];
-    rules::VjpArgs<Tensor> args{g, {}, tape.value(i), tape.attrs_of(n)};
+    rules::VjpArgs<Tensor> args{g, {}, tape.value(i), tape.attrs_of(i)};
     args.constant = n.constant();
     for (int k = 0; k < n.num_inputs; ++k) {
       const auto input = static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)]);
@@ -115,25 +115,39 @@ struct Sweep<Tensor> {
     }
   }
 
+  // The lane's arrays and the anomaly flag, copied into the reverse loop's locals: the loop also
+  // calls out-of-line code (tensor steps), across which the compiler would reload members.
+  struct Lane {
+    double* adjoint;
+    std::int32_t* slot;
+    const double* reals;
+    bool anomaly;
+  };
+  Lane lane() { return {scalar.data(), slot.data(), tape.real_values(), tape.detect_anomaly()}; }
+
   // A lane entry's step: its rule on doubles, the cotangents added straight into the inputs'
   // adjoints. Forced inline into run()'s loop, so that scalar code's reverse sweep is a switch per
   // entry over flat arrays.
-  [[gnu::always_inline]] void step_real(std::size_t i, const Node& n) {
-    const double* reals = tape.real_values();
-    if (tape.detect_anomaly()) [[unlikely]] {
+  [[gnu::always_inline]] void step_real(const Lane& lane, std::size_t i, const Node& n) {
+    const auto attrs = [&] { return tape.attrs_of(i); };
+    if (lane.anomaly) [[unlikely]] {
       auto add_checked = [&](std::int32_t input, double g) {
         if (tape.node(static_cast<std::size_t>(input)).needs_grad)
           check_cotangent_finite(tape, i, input, g, 0);
         accumulate_real(static_cast<std::size_t>(input), g);
       };
-      rules::vjp_real(n.op, scalar[i], reals[i], n.inputs.data(), reals, tape.attrs_of(n), n.constant(),
+      rules::vjp_real(n.op, lane.adjoint[i], lane.reals[i], n.inputs.data(), lane.reals, attrs, n.constant(),
                       add_checked);
       return;
     }
     // Every cotangent is added: a double costs less than asking whether its input needs it, and
     // adjoints of entries that need none are never read (run, take_adjoint).
-    auto add = [&](std::int32_t input, double g) { accumulate_real(static_cast<std::size_t>(input), g); };
-    rules::vjp_real(n.op, scalar[i], reals[i], n.inputs.data(), reals, tape.attrs_of(n), n.constant(), add);
+    auto add = [&](std::int32_t input, double g) {
+      lane.adjoint[input] += g;
+      lane.slot[input] = in_scalar;
+    };
+    rules::vjp_real(n.op, lane.adjoint[i], lane.reals[i], n.inputs.data(), lane.reals, attrs, n.constant(),
+                    add);
   }
 };
 
@@ -159,7 +173,7 @@ struct Sweep<Var> {
     const int num_inputs = n.num_inputs;
     const std::array<std::int32_t, Node::max_inputs> inputs = n.inputs;
     const Var g = *adjoint[i];
-    rules::VjpArgs<Var> args{g, {}, handles[i], tape.attrs_of(n)};
+    rules::VjpArgs<Var> args{g, {}, handles[i], tape.attrs_of(i)};
     args.constant = n.constant();
     for (int k = 0; k < num_inputs; ++k) {
       const auto input = static_cast<std::size_t>(inputs[static_cast<std::size_t>(k)]);
@@ -193,19 +207,26 @@ void run(Sweep<X>& sweep, std::int32_t highest, std::span<const Var> wrt) {
   detail::PoolVector<std::uint8_t> keep(static_cast<std::size_t>(std::max(highest, 0)) + 1, 0);
   for (const Var& v : wrt)
     if (v.index() <= highest) keep[static_cast<std::size_t>(v.index())] = 1;
-  for (std::int32_t i = highest; i > lowest; --i) {
-    const auto idx = static_cast<std::size_t>(i);
-    if (!sweep.has(idx)) continue;
-    const Node& n = sweep.tape.node(idx);
-    if (!n.needs_grad || n.op == Op::Input) continue;
-    if constexpr (std::is_same_v<X, Tensor>) {
-      if (n.scalar_lane) {  // a double adjoint: nothing to release
-        sweep.step_real(idx, n);
-        continue;
-      }
-    }
-    sweep.step(idx);
-    if (!keep[idx]) sweep.release(idx);
+  const auto begin = static_cast<std::size_t>(lowest + 1), end = static_cast<std::size_t>(highest + 1);
+  if constexpr (std::is_same_v<X, Tensor>) {
+    const auto lane = sweep.lane();
+    sweep.tape.for_each_entry_descending(
+        begin, end, [&](std::size_t i, const Node& n) __attribute__((always_inline)) {
+          if (lane.slot[i] == Sweep<Tensor>::zero || !n.needs_grad) return;  // nothing flows back from here
+          if (n.scalar_lane) {  // a double adjoint: nothing to release
+            sweep.step_real(lane, i, n);
+            return;
+          }
+          if (n.op == Op::Input) return;
+          sweep.step(i);
+          if (!keep[i]) sweep.release(i);
+        });
+  } else {  // the recorded sweep appends entries as it goes (for_each_entry allows it)
+    sweep.tape.for_each_entry_descending(begin, end, [&](std::size_t i, const Node& n) {
+      if (!sweep.has(i) || !n.needs_grad || n.op == Op::Input) return;
+      sweep.step(i);
+      if (!keep[i]) sweep.release(i);
+    });
   }
 }
 
@@ -218,7 +239,8 @@ std::vector<Tensor> Tape::vjp(std::span<const Var> outputs, std::span<const Tens
     throw ValueError("vjp: " + std::to_string(outputs.size()) + " outputs but " +
                      std::to_string(cotangents.size()) + " cotangents");
   }
-  for (const Var& v : wrt) check_var(v, "gradient");
+  for (const Var& v : wrt)
+    if (v.tape_ != this || v.generation_ != generation_) check_var(v, "gradient");
   Sweep<Tensor> sweep(*this);
   std::int32_t highest = -1;
   for (std::size_t k = 0; k < outputs.size(); ++k) {

@@ -62,14 +62,16 @@ inline bool in_scalar_lane(Op op) {
 }
 
 // Arity is the op list's (a compile-time count, so the copies below are a few register moves).
-// input(k) gives the k-th input's value.
-template <class Rule, int Arity, class Input>
-[[gnu::always_inline]] inline double eval_real_rule(const Input& input, const Attrs* attrs, double constant) {
+// input(k) gives the k-th input's value; attrs() the entry's attributes, asked for only by the
+// rules that read them (the sweeps' loops would otherwise look them up for every entry).
+template <class Rule, int Arity, class Input, class AttrsOf>
+[[gnu::always_inline]] inline double eval_real_rule(const Input& input, const AttrsOf& attrs,
+                                                    double constant) {
   if constexpr (ScalarLaneRule<Rule> && Arity > 0) {
     std::array<Real, Arity> x;
     EvalArgsT<Real> args;
     args.num_inputs = Arity;
-    args.attrs = attrs;
+    args.attrs = attrs();
     args.constant = constant;
     for (std::size_t k = 0; k < Arity; ++k) {
       x[k].v = input(k);
@@ -83,8 +85,8 @@ template <class Rule, int Arity, class Input>
 
 // The op's value at its inputs' values input(0), input(1), ... Forced inline, so that replay's
 // loop and scalar recording read the inputs straight into registers.
-template <class Input>
-[[gnu::always_inline]] inline double eval_real(Op op, const Input& input, const Attrs* attrs,
+template <class Input, class AttrsOf>
+[[gnu::always_inline]] inline double eval_real(Op op, const Input& input, const AttrsOf& attrs,
                                                double constant) {
   switch (op) {
 #define JETGRAD_OP_EVAL_REAL(name, arity) \
@@ -96,14 +98,14 @@ template <class Input>
   throw Error("internal: unknown op");
 }
 
-template <class Rule, int Arity, class Add>
+template <class Rule, int Arity, class AttrsOf, class Add>
 [[gnu::always_inline]] inline void vjp_real_rule(double g, double out, const std::int32_t* inputs,
-                                                 const double* reals, const Attrs* attrs, double constant,
+                                                 const double* reals, const AttrsOf& attrs, double constant,
                                                  Add& add) {
   if constexpr (ScalarLaneRule<Rule> && Arity > 0) {
     std::array<Real, Arity> x;
     const Real g_real{g}, out_real{out};
-    VjpArgs<Real> args{g_real, {}, out_real, attrs};
+    VjpArgs<Real> args{g_real, {}, out_real, attrs()};
     args.constant = constant;
     for (std::size_t k = 0; k < Arity; ++k) {
       x[k].v = reals[inputs[k]];
@@ -122,9 +124,9 @@ template <class Rule, int Arity, class Add>
 // cotangent to add(input entry, double). Inputs' values are read from the tape's array of reals.
 // Forced inline: the reverse sweep's lane loop is this switch, and a call would pass every
 // operand through memory.
-template <class Add>
+template <class AttrsOf, class Add>
 [[gnu::always_inline]] inline void vjp_real(Op op, double g, double out, const std::int32_t* inputs,
-                                            const double* reals, const Attrs* attrs, double constant,
+                                            const double* reals, const AttrsOf& attrs, double constant,
                                             Add& add) {
   switch (op) {
 #define JETGRAD_OP_VJP_REAL(name, arity)                                         \
@@ -148,10 +150,12 @@ namespace jetgrad {
   for (std::size_t k = 0; k < inputs.size(); ++k) node.inputs[k] = inputs[k].index_;
   if (rules::op_has_constant(node.op)) node.set_constant(constant);
   node.needs_grad = inputs_need_grad && rules::op_is_differentiable(node.op) && !NoGrad::active();
+  std::int32_t attrs_slot = -1;
   if (attrs != nullptr) {
-    node.attrs = static_cast<std::int32_t>(attrs_.size());
+    attrs_slot = static_cast<std::int32_t>(attrs_.size());
     attrs_.emplace_back(*attrs);
   }
+  tables_.push_back({attrs_slot, -1});
 }
 
 // The per-operation cost of scalar code is this function, inlined into the operation: checks,
@@ -173,7 +177,8 @@ template <Op op, std::size_t N>
     values[k] = reals_[index];
   }
   const auto input = [&](std::size_t k) { return values[k]; };
-  const double value = rules::eval_real_rule<typename rules::RuleFor<op>::type, N>(input, attrs, constant);
+  const auto attrs_of = [attrs] { return attrs; };
+  const double value = rules::eval_real_rule<typename rules::RuleFor<op>::type, N>(input, attrs_of, constant);
   if (detect_anomaly_ && !std::isfinite(value)) throw_non_finite(nodes_.size(), op, value);
   Node& node = nodes_.emplace_back(op);
   node.real = true;

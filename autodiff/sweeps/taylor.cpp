@@ -89,7 +89,7 @@ std::vector<std::vector<Tensor>> Tape::taylor_terms(std::span<const Var> outputs
     args.D = D;
     args.num_inputs = node.num_inputs;
     args.out = &value_layout(idx);  // deferrable ops' rules read only its shape (ops/linalg.hpp)
-    args.attrs = attrs_of(node);
+    args.attrs = attrs_of(idx);
     args.constant = node.constant();
     bool any_series = false;
     for (int k = 0; k < node.num_inputs; ++k) {
