@@ -70,13 +70,6 @@ Tensor::Tensor(DType dtype, const Shape& shape) : dtype_(dtype), shape_(shape) {
   std::memset(storage(), 0, nbytes());
 }
 
-Tensor::Tensor(double value, DType dtype) : dtype_(dtype) {
-  if (dtype == DType::f32)
-    *reinterpret_cast<float*>(storage()) = static_cast<float>(value);
-  else
-    *reinterpret_cast<double*>(storage()) = value;
-}
-
 template <class T>
 Tensor::Tensor(const xt::xarray<T>& a) : dtype_(dtype_of<T>()) {
   shape_ = Shape(std::span<const std::size_t>(a.shape().data(), a.shape().size()));

@@ -149,6 +149,17 @@ class Tensor {
   alignas(16) double small_[inline_bytes / sizeof(double)] = {};
 };
 
+// Inline, as gradients of scalar code are a tensor per variable: the value goes straight into the
+// inline storage (a new tensor has no heap buffer).
+inline Tensor::Tensor(double value, DType dtype) : dtype_(dtype) {
+  if (dtype == DType::f32) {
+    const auto narrow = static_cast<float>(value);
+    std::memcpy(small_, &narrow, sizeof narrow);
+  } else {
+    small_[0] = value;
+  }
+}
+
 // Moves are inline: the sweeps move tensors through rules, optionals and adjoint tables, and the
 // compiler then drops the stores into a moved-from tensor that is destroyed right after.
 inline Tensor::Tensor(Tensor&& other) noexcept

@@ -688,6 +688,10 @@ TEST_CASE("tape: scalar entries keep their doubles apart and their tensors in st
   // An input given as a 0-d tensor of another dtype is refused, naming both.
   CHECK_THROWS_WITH(tape.replay({Tensor(1.5, DType::f32)}),
                     Catch::Contains("float64()") && Catch::Contains("float32()"));
+  // And so is one of another shape; the refused replays changed nothing.
+  CHECK_THROWS_WITH(tape.replay({Tensor::ones(Shape{1})}),
+                    Catch::Contains("float64()") && Catch::Contains("float64(1,)"));
+  CHECK(x.item() == 1.5);
 }
 
 namespace {

@@ -7,6 +7,14 @@
 
 namespace jetgrad {
 
+namespace {
+[[noreturn, gnu::cold, gnu::noinline]] void throw_input_mismatch(std::size_t k, const Tensor& recorded,
+                                                                 const Tensor& given) {
+  throw ShapeError("replay: input " + std::to_string(k) + " was recorded as " + dtype_name(recorded.dtype()) +
+                   recorded.shape().str() + ", got " + dtype_name(given.dtype()) + given.shape().str());
+}
+}  // namespace
+
 void Tape::replay(std::span<const Tensor> new_inputs) {
   check_thread("replay");
   if (new_inputs.size() != inputs_.size()) {
@@ -15,22 +23,15 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
   }
   for (std::size_t k = 0; k < inputs_.size(); ++k) {
     const auto index = static_cast<std::size_t>(inputs_[k]);
-    const Node& input = nodes_[index];
-    // A real input is checked as a 0-d float64 without making a tensor of it.
-    static const Shape scalar_shape;
-    const Shape& shape =
-        input.real ? scalar_shape : values_[static_cast<std::size_t>(tables_[index].value)].shape();
-    const DType dtype =
-        input.real ? DType::f64 : values_[static_cast<std::size_t>(tables_[index].value)].dtype();
-    if (!(new_inputs[k].shape() == shape) || new_inputs[k].dtype() != dtype) {
-      throw ShapeError("replay: input " + std::to_string(k) + " was recorded as " + dtype_name(dtype) +
-                       shape.str() + ", got " + dtype_name(new_inputs[k].dtype()) +
-                       new_inputs[k].shape().str());
+    const Tensor& x = new_inputs[k];
+    if (nodes_[index].real) {  // checked as a 0-d float64 without making a tensor of it
+      if (x.rank() != 0 || x.dtype() != DType::f64) throw_input_mismatch(k, Tensor(0.0), x);
+      reals_[index] = *static_cast<const double*>(x.raw_data());
+      continue;
     }
-    if (input.real)
-      reals_[index] = *new_inputs[k].data<double>();
-    else
-      values_[static_cast<std::size_t>(tables_[index].value)].copy_from(new_inputs[k]);
+    Tensor& value = values_[static_cast<std::size_t>(tables_[index].value)];
+    if (!(x.shape() == value.shape()) || x.dtype() != value.dtype()) throw_input_mismatch(k, value, x);
+    value.copy_from(x);
   }
   // The scalar lane's loop keeps its arrays and the last entry's value in registers: scalar code
   // mostly reads the entry just computed, and a read of it through memory, right after the store,

@@ -87,7 +87,7 @@ struct Sweep<Tensor> {
     }
   }
 
-  void step(std::size_t i) {
+  [[gnu::noinline]] void step(std::size_t i) {  // out of the lane loop, as its registers matter
     const Node& n = tape.node(i);
     Tensor real_g;
     if (slot[i] == in_scalar) real_g = Tensor(scalar[i]);
@@ -127,17 +127,11 @@ struct Sweep<Tensor> {
 
   // A lane entry's step: its rule on doubles, the cotangents added straight into the inputs'
   // adjoints. Forced inline into run()'s loop, so that scalar code's reverse sweep is a switch per
-  // entry over flat arrays.
+  // entry over flat arrays; anomaly mode's checked step is out of line, to keep that loop's
+  // variables in registers.
   [[gnu::always_inline]] void step_real(const Lane& lane, std::size_t i, const Node& n) {
-    const auto attrs = [&] { return tape.attrs_of(i); };
     if (lane.anomaly) [[unlikely]] {
-      auto add_checked = [&](std::int32_t input, double g) {
-        if (tape.node(static_cast<std::size_t>(input)).needs_grad)
-          check_cotangent_finite(tape, i, input, g, 0);
-        accumulate_real(static_cast<std::size_t>(input), g);
-      };
-      rules::vjp_real(n.op, lane.adjoint[i], lane.reals[i], n.inputs.data(), lane.reals, attrs, n.constant(),
-                      add_checked);
+      step_real_checked(lane, i, n);
       return;
     }
     // Every cotangent is added: a double costs less than asking whether its input needs it, and
@@ -146,8 +140,18 @@ struct Sweep<Tensor> {
       lane.adjoint[input] += g;
       lane.slot[input] = in_scalar;
     };
+    const auto attrs = [&] { return tape.attrs_of(i); };
     rules::vjp_real(n.op, lane.adjoint[i], lane.reals[i], n.inputs.data(), lane.reals, attrs, n.constant(),
                     add);
+  }
+  [[gnu::noinline]] void step_real_checked(const Lane& lane, std::size_t i, const Node& n) {
+    auto add_checked = [&](std::int32_t input, double g) {
+      if (tape.node(static_cast<std::size_t>(input)).needs_grad) check_cotangent_finite(tape, i, input, g, 0);
+      accumulate_real(static_cast<std::size_t>(input), g);
+    };
+    const auto attrs = [&] { return tape.attrs_of(i); };
+    rules::vjp_real(n.op, lane.adjoint[i], lane.reals[i], n.inputs.data(), lane.reals, attrs, n.constant(),
+                    add_checked);
   }
 };
 
