@@ -74,12 +74,20 @@ void Tape::check_var(const Var& v, const char* what) const {
 }
 
 Var Tape::variable(const Tensor& value) {
-  // A 0-d float64 (scalar code's inputs) goes straight to the array of reals: no tensor copied.
-  const bool real = value.rank() == 0 && value.dtype() == DType::f64;
-  Var v = real ? record_real(Op::Input, {}, *value.data<double>()) : record(Op::Input, {}, value);
+  if (value.rank() == 0 && value.dtype() == DType::f64) {
+    // Scalar code's inputs, a thousand at a time: straight to the array of reals, no tensor copied.
+    if (std::this_thread::get_id() != owner_) check_thread("variable");
+    const double x = *static_cast<const double*>(value.raw_data());
+    if (detect_anomaly_ && !std::isfinite(x)) throw_non_finite(nodes_.size(), Op::Input, x);
+    new_entry(Op::Input).real = true;
+    reals_.push_back(x);
+  } else {
+    record(Op::Input, {}, value);
+  }
   nodes_.back().needs_grad = true;
-  inputs_.push_back(v.index_);
-  return v;
+  const auto index = static_cast<std::int32_t>(nodes_.size() - 1);
+  inputs_.push_back(index);
+  return Var(this, index, generation_);
 }
 
 Var Tape::constant(const Tensor& value) { return record(Op::Constant, {}, value); }
@@ -105,7 +113,7 @@ namespace {
     any_input_needs_grad |= in.needs_grad;
     all_inputs_real &= in.real;
   }
-  Node& node = nodes_.emplace_back(op);
+  Node& node = new_entry(op);
   node.scalar_lane = !inputs.empty() && all_inputs_real && rules::in_scalar_lane(op);
   link(node, inputs, any_input_needs_grad, attrs, constant);
   return node;

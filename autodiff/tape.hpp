@@ -220,6 +220,11 @@ class Tape {
 
  private:
   friend class Var;
+  // A new entry and its row of tables_: where every recording path starts.
+  [[gnu::always_inline]] Node& new_entry(Op op) {
+    tables_.push_back({-1, -1});
+    return nodes_.emplace_back(op);
+  }
   Node& append(Op op, std::span<const Var> inputs, const Attrs* attrs, double constant);
   // Defined in sweeps/scalar_lane.hpp, beside record_in_lane, which inlines it.
   void link(Node& node, std::span<const Var> inputs, bool inputs_need_grad, const Attrs* attrs,

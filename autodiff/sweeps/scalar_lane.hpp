@@ -150,12 +150,10 @@ namespace jetgrad {
   for (std::size_t k = 0; k < inputs.size(); ++k) node.inputs[k] = inputs[k].index_;
   if (rules::op_has_constant(node.op)) node.set_constant(constant);
   node.needs_grad = inputs_need_grad && rules::op_is_differentiable(node.op) && !NoGrad::active();
-  std::int32_t attrs_slot = -1;
   if (attrs != nullptr) {
-    attrs_slot = static_cast<std::int32_t>(attrs_.size());
+    tables_[nodes_.size() - 1].attrs = static_cast<std::int32_t>(attrs_.size());
     attrs_.emplace_back(*attrs);
   }
-  tables_.push_back({attrs_slot, -1});
 }
 
 // The per-operation cost of scalar code is this function, inlined into the operation: checks,
@@ -180,7 +178,7 @@ template <Op op, std::size_t N>
   const auto attrs_of = [attrs] { return attrs; };
   const double value = rules::eval_real_rule<typename rules::RuleFor<op>::type, N>(input, attrs_of, constant);
   if (detect_anomaly_ && !std::isfinite(value)) throw_non_finite(nodes_.size(), op, value);
-  Node& node = nodes_.emplace_back(op);
+  Node& node = new_entry(op);
   node.real = true;
   node.scalar_lane = true;
   link(node, inputs, inputs_need_grad, attrs, constant);
