@@ -272,7 +272,8 @@ class NoGrad {
   static bool active() { return active_; }
 
  private:
-  static inline thread_local constinit bool active_ = false;
+  // initial-exec: one load, not a __tls_get_addr call per recorded op (the library is PIC).
+  [[gnu::tls_model("initial-exec")]] static inline thread_local constinit bool active_ = false;
   bool previous_;
 };
 

@@ -248,6 +248,25 @@ TEST_CASE("tape: reverse rules adding into an existing adjoint agree with finite
     const auto e = exp(x);
     return sum(e * row + e * x + tanh(x) * row * 2.0);
   });
+  // Recorded in this order, x·x gives s its adjoint first; the reverse sweep then reaches a - s, c·s,
+  // c - s and -s, which add into it in place.
+  add("-s, c - s, c·s and a - s into an existing adjoint", Shape{3, 4}, [](const auto& x) {
+    const auto s = sin(x);
+    const auto neg = -s;
+    const auto from_two = 2.0 - s;
+    const auto scaled = 5.0 * s;
+    const auto diff = cos(x) - s;
+    const auto square = s * s;
+    return sum(neg + from_two + scaled + diff + square);
+  });
+  // -s adds into s's adjoint, which is the very cotangent of -s (sums hand theirs through): the
+  // in-place addition must first give the adjoint its own buffer.
+  add("in place into an adjoint that shares the cotangent's buffer", Shape{5}, [](const auto& x) {
+    const auto s = sin(x);
+    const auto neg = -s;
+    const auto p = s + cos(x);
+    return sum(p + neg);
+  });
   for (const Case& c : cases) {
     INFO(c.name);
     const Tensor x0 = rnd(c.shape, -1, 1, 11);

@@ -21,7 +21,7 @@ struct NegOp {  // y = -x;  x̄ = -g;  y_k = -x_k
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    gx[0] = -a.g;
+    if (!a.added_scaled_g(0, -1.0)) gx[0] = -a.g;
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     each_coefficient(t, 0, ys, [](const Tensor& xk) { return -xk; });
@@ -356,7 +356,7 @@ struct ConstantMinusOp {                      // y = c - x;  x̄ = -g;  y_k = -x
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    gx[0] = -a.g;
+    if (!a.added_scaled_g(0, -1.0)) gx[0] = -a.g;
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     each_coefficient(t, 0, ys, [](const Tensor& xk) { return -xk; });
@@ -372,7 +372,7 @@ struct MulConstantOp {                        // y = c x;  x̄ = c g;  y_k = c x
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    gx[0] = a.constant * a.g;
+    if (!a.added_scaled_g(0, a.constant)) gx[0] = a.constant * a.g;
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const double c = t.constant;
@@ -401,7 +401,8 @@ struct SubOp {  // y = a - b;  ā = g, b̄ = -g;  y_k = a_k - b_k
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     if (a.wants(0)) gx[0] = sum_to(a.g, a.x(0).shape());
-    if (a.wants(1)) gx[1] = a.g.shape() == a.x(1).shape() ? -a.g : -sum_to(a.g, a.x(1).shape());
+    if (a.wants(1) && !a.added_scaled_g(1, -1.0))
+      gx[1] = a.g.shape() == a.x(1).shape() ? -a.g : -sum_to(a.g, a.x(1).shape());
   }
   static void taylor(const TaylorArgs& t, Series& ys) { signed_sum_series(t, -1.0, ys); }
 };

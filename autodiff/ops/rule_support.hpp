@@ -15,6 +15,7 @@
 #include <array>
 #include <cmath>
 #include <optional>
+#include <type_traits>
 
 #include "autodiff/tape.hpp"
 #include "autodiff/tensor_ops.hpp"
@@ -56,6 +57,17 @@ struct VjpArgs {
   Tensor* adjoint_to_add(int i, const Shape& s) const {
     Tensor* acc = adjoint[static_cast<std::size_t>(i)];
     return acc != nullptr && wants(i) && acc->shape() == s ? acc : nullptr;
+  }
+  // Adds alpha g into input i's adjoint in place if the sweep offers it for g's shape (one pass, no
+  // temporary) and says so; otherwise the rule returns its cotangent.
+  bool added_scaled_g(int i, double alpha) const {
+    if constexpr (std::is_same_v<X, Tensor>) {
+      if (Tensor* acc = adjoint_to_add(i, g.shape())) {
+        axpy(alpha, g, *acc);
+        return true;
+      }
+    }
+    return false;
   }
 };
 

@@ -65,6 +65,7 @@ struct Sweep<Tensor> {
       tensors[static_cast<std::size_t>(slot[i])] += g;
     } else {
       slot[i] = static_cast<std::int32_t>(tensors.size());
+      if (tensors.empty()) tensors.reserve(16);  // not one reallocation per adjoint (scalar code has none)
       tensors.push_back(std::move(g));
     }
   }
