@@ -180,10 +180,17 @@ class Tape {
   // Values come from the per-thread buffer cache (buffer_pool.hpp), so a fixed graph replays
   // without heap allocation after the first replay.
   // Throws TapeError if a recorded Branch no longer holds, naming the entry.
+  // The inputs are all checked before any changes: a refused replay leaves the tape as it was.
   void replay(std::span<const Tensor> new_inputs);
   void replay(std::initializer_list<Tensor> new_inputs) {
     replay(std::span<const Tensor>(new_inputs.begin(), new_inputs.size()));
   }
+
+  // Scalar code's interface, as ADOL-C's and CppAD's: doubles in and out, no tensor per variable.
+  // replay: one double per input, each input a 0-d float64 variable.
+  void replay(std::span<const double> new_inputs);
+  // The gradient of a one-element output, written to out[k] for each wrt[k], a 0-d float64.
+  void gradient(const Var& output, std::span<const Var> wrt, std::span<double> out);
 
   // Forgets every entry; variables made before become unusable (a TapeError names the cause).
   void clear();
@@ -233,7 +240,8 @@ class Tape {
   void set_value(std::size_t i, Tensor&& value);
   const Tensor& real_as_tensor(std::size_t i) const;
   void compute_deferred(std::size_t i) const;
-  [[gnu::noinline]] void replay_entry(std::size_t i);  // out of the lane loop (sweeps/replay.cpp)
+  void replay_entries();                               // replay's loop, inputs set (sweeps/replay.cpp)
+  [[gnu::noinline]] void replay_entry(std::size_t i);  // out of the lane loop
   // Evaluation arguments of entry n: its inputs' values (computing deferred ones) and attributes.
   rules::EvalArgs eval_args(std::size_t i) const;
   // Appends a tensor-valued entry (record's and record_deferred's shared tail; no value checks).

@@ -5,7 +5,11 @@
 // Names are a contract (docs and scripts compare them; keep them exactly): <family>/<impl>/<case>/<size>
 //   eval/jetgrad/<fn>/1000         one forward evaluation with plain Tensors (no tape)
 //   grad/jetgrad/<fn>/1000         what a user calls: a fresh Tape, its variables, f, gradient()
-//   grad_replay/jetgrad/<fn>/1000  on a kept tape: Tape::replay at the same point + gradient()
+//   grad_replay/jetgrad/<fn>/1000  on a kept tape: Tape::replay at the same point + gradient(); for
+//                                  rosenbrock_scalar through the doubles interface (replay from and
+//                                  gradient into std::vector<double>), as ADOL-C's gradient(tag, n, x, g)
+//   grad_replay_tensors/jetgrad/rosenbrock_scalar/1000  the same through the tensor interface (1,000
+//                                  0-d tensors in, 1,000 out)
 //   taylor/jetgrad/<fn>/<K>        Tape::taylor of degree K on a recorded tape, one direction (D = 1)
 //   hvp/jetgrad/<fn>/1000          H v by HvpMethod::taylor_over_reverse (the default), recording included
 //   hvp_rr/jetgrad/<fn>/1000       H v by HvpMethod::reverse_over_reverse, recording included
@@ -229,6 +233,12 @@ std::vector<Tensor> grad_replay(Recorded& r, const Case& c) {
   return r.tape->gradient(r.y, r.vars);
 }
 
+// Scalar code's replay + gradient through the doubles interface (every input a 0-d float64).
+void grad_replay_doubles(Recorded& r, const Case& c, std::vector<double>& g) {
+  r.tape->replay(c.x_flat);
+  r.tape->gradient(r.y, r.vars, g);
+}
+
 std::vector<Tensor> taylor(const Recorded& r, const Case& c, int K) {
   const Var outs[] = {r.y};
   return r.tape->taylor(outs, r.vars, c.directions, K)[0];
@@ -315,6 +325,11 @@ std::map<std::string, std::string> run_validation() {
       auto rec = record(c);
       const std::size_t size_before = rec->tape->size();
       check(name + ": grad_replay vs grad", flatten(grad_replay(*rec, c)), g);
+      if (fn == Fn::rosenbrock_scalar) {
+        std::vector<double> gd(c.x_flat.size());
+        grad_replay_doubles(*rec, c, gd);
+        check(name + ": grad_replay (doubles) vs grad", gd, g);
+      }
       if (rec->tape->size() != size_before) failures[name] += name + ": replay + gradient grew the tape; ";
       std::vector<std::vector<double>> tay;
       std::vector<double> hv, hv_rr;
@@ -391,6 +406,27 @@ void BM_grad_replay(benchmark::State& state, Fn fn) {
   if (skip_if_invalid(state, fn)) return;
   const Case& c = get_case(fn);
   auto rec = record(c);
+  if (fn == Fn::rosenbrock_scalar) {  // doubles in and out, as ADOL-C's gradient(tag, n, x, g)
+    std::vector<double> g(c.x_flat.size());
+    for (auto _ : state) {
+      grad_replay_doubles(*rec, c, g);
+      escape(g.data());
+      benchmark::ClobberMemory();
+    }
+  } else {
+    for (auto _ : state) {
+      std::vector<Tensor> g = grad_replay(*rec, c);
+      escape(g.data());
+      benchmark::ClobberMemory();
+    }
+  }
+  set_items(state, c);
+}
+
+void BM_grad_replay_tensors(benchmark::State& state, Fn fn) {
+  if (skip_if_invalid(state, fn)) return;
+  const Case& c = get_case(fn);
+  auto rec = record(c);
   for (auto _ : state) {
     std::vector<Tensor> g = grad_replay(*rec, c);
     escape(g.data());
@@ -443,6 +479,8 @@ BENCHMARK_CAPTURE(BM_grad_replay, rosenbrock_tensor, Fn::rosenbrock_tensor)
 BENCHMARK_CAPTURE(BM_grad_replay, rosenbrock_scalar, Fn::rosenbrock_scalar)
     ->Name(ADBENCH_NAME("grad_replay", "rosenbrock_scalar"));
 BENCHMARK_CAPTURE(BM_grad_replay, mlp_tanh, Fn::mlp_tanh)->Name(ADBENCH_NAME("grad_replay", "mlp_tanh"));
+BENCHMARK_CAPTURE(BM_grad_replay_tensors, rosenbrock_scalar, Fn::rosenbrock_scalar)
+    ->Name(ADBENCH_NAME("grad_replay_tensors", "rosenbrock_scalar"));
 // ->Arg(K): Google Benchmark appends "/K" to the name.
 BENCHMARK_CAPTURE(BM_taylor, mlp_tanh, Fn::mlp_tanh)
     ->Name("taylor/jetgrad/mlp_tanh")

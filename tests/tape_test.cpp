@@ -643,6 +643,81 @@ TEST_CASE("tape: scalar (0-d) code works", "[tape][scalar]") {
   CHECK(tape.gradient(max(x), {x})[0].item() == 1.0);
 }
 
+TEST_CASE("tape: scalar code's doubles interface gives the tensor interface's numbers", "[tape][scalar]") {
+  // A Rosenbrock loop over six 0-d variables with a sine: its gradient into doubles, at the recorded
+  // point and after replays from doubles and from tensors, against the closed form and the tensor
+  // interface (the same sweep: equal to the last bit).
+  auto f_grad = [](const std::vector<double>& x) {
+    std::vector<double> g(x.size(), 0.0);
+    for (std::size_t i = 0; i + 1 < x.size(); ++i) {
+      const double t = x[i + 1] - x[i] * x[i];
+      g[i] += -400.0 * t * x[i] - 2.0 * (1.0 - x[i]);
+      g[i + 1] += 200.0 * t;
+    }
+    g[0] += std::cos(x[0]);
+    return g;
+  };
+  std::vector<double> x0{0.3, -0.8, 1.1, 0.5, -0.2, 0.9};
+  Tape tape;
+  std::vector<Var> x;
+  for (const double v : x0) x.push_back(tape.variable(Tensor(v)));
+  Var y = sin(x[0]);
+  for (std::size_t i = 0; i + 1 < x.size(); ++i) {
+    const Var t = x[i + 1] - x[i] * x[i];
+    y = y + 100.0 * t * t + (1.0 - x[i]) * (1.0 - x[i]);
+  }
+  const std::vector<Var> wrt{x[0], x[1], x[2], x[3], x[4], x[5], x[2]};  // x[2] twice
+  auto check_at = [&](const std::vector<double>& at) {
+    std::vector<double> g(wrt.size(), -1.0);
+    tape.gradient(y, wrt, g);
+    const std::vector<Tensor> gt = tape.gradient(y, wrt);
+    const std::vector<double> expected = f_grad(at);
+    for (std::size_t k = 0; k < wrt.size(); ++k) {
+      CHECK(g[k] == gt[k].item());
+      CHECK(g[k] == Approx(expected[k == 6 ? 2 : k]).epsilon(1e-12));
+    }
+  };
+  check_at(x0);
+  const std::vector<double> x1{-0.4, 0.2, 0.7, 1.3, 0.1, -0.6};
+  tape.replay(x1);  // a std::vector<double> picks the doubles interface
+  check_at(x1);
+  std::vector<Tensor> x2t;
+  const std::vector<double> x2{1.2, 0.4, -0.3, 0.8, 0.6, 0.05};
+  for (const double v : x2) x2t.emplace_back(v);
+  tape.replay(x2t);
+  check_at(x2);
+
+  // A variable the output does not reach gets 0.
+  const Var unused = tape.variable(Tensor(2.0));
+  std::vector<double> g1(1, -1.0);
+  tape.gradient(y, std::vector<Var>{unused}, g1);
+  CHECK(g1[0] == 0.0);
+}
+
+TEST_CASE("tape: the doubles interface refuses what it can not take, changing nothing", "[tape][scalar]") {
+  Tape tape;
+  const Var a = tape.variable(Tensor(0.5));
+  const Var v = tape.variable(Tensor::from({2}, {1.0, 2.0}));
+  const Var y = a * sum(v);
+  const std::vector<Var> both{a, v};
+  std::vector<double> out(2);
+  CHECK_THROWS_WITH(tape.gradient(y, both, out), Contains("variable 1") && Contains("float64(2,)"));
+  std::vector<double> short_out(1);
+  CHECK_THROWS_WITH(tape.gradient(y, std::vector<Var>{a, a}, short_out),
+                    Contains("2 variables") && Contains("1 doubles"));
+  CHECK_THROWS_WITH(tape.gradient(v * a, std::vector<Var>{a}, short_out), Contains("one element"));
+  // A replay from doubles needs 0-d inputs only; one from tensors checks all before it writes.
+  const std::vector<double> two{0.25, 0.75};
+  CHECK_THROWS_WITH(tape.replay(std::span<const double>(two)),
+                    Contains("input 1") && Contains("float64(2,)"));
+  CHECK_THROWS_WITH(tape.replay({Tensor(0.25), Tensor::ones(Shape{3})}),
+                    Contains("input 1") && Contains("float64(3,)"));
+  CHECK(a.item() == 0.5);
+  CHECK(y.item() == 1.5);
+  const std::vector<double> three{0.1, 0.2, 0.3};
+  CHECK_THROWS_AS(tape.replay(std::span<const double>(three)), ValueError);
+}
+
 TEST_CASE("tape: a number operand of +, - and * is kept in its entry", "[tape][scalar]") {
   // 100 * (y - x²)² + (1 - x)², the textbook way: one entry per operation, no Constant entries.
   for (const Tensor& x0 : {Tensor(0.3), Tensor::from({2}, {0.3, -1.2})}) {

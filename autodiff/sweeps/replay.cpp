@@ -21,18 +21,47 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
     throw ValueError("replay: the tape has " + std::to_string(inputs_.size()) + " inputs, got " +
                      std::to_string(new_inputs.size()) + " values");
   }
-  for (std::size_t k = 0; k < inputs_.size(); ++k) {
+  for (std::size_t k = 0; k < inputs_.size(); ++k) {  // all checked before anything changes
     const auto index = static_cast<std::size_t>(inputs_[k]);
     const Tensor& x = new_inputs[k];
     if (nodes_[index].real) {  // checked as a 0-d float64 without making a tensor of it
       if (x.rank() != 0 || x.dtype() != DType::f64) throw_input_mismatch(k, Tensor(0.0), x);
-      reals_[index] = *static_cast<const double*>(x.raw_data());
       continue;
     }
-    Tensor& value = values_[static_cast<std::size_t>(tables_[index].value)];
+    const Tensor& value = values_[static_cast<std::size_t>(tables_[index].value)];
     if (!(x.shape() == value.shape()) || x.dtype() != value.dtype()) throw_input_mismatch(k, value, x);
-    value.copy_from(x);
   }
+  for (std::size_t k = 0; k < inputs_.size(); ++k) {
+    const auto index = static_cast<std::size_t>(inputs_[k]);
+    if (nodes_[index].real)
+      reals_[index] = *static_cast<const double*>(new_inputs[k].raw_data());
+    else
+      values_[static_cast<std::size_t>(tables_[index].value)].copy_from(new_inputs[k]);
+  }
+  replay_entries();
+}
+
+void Tape::replay(std::span<const double> new_inputs) {
+  check_thread("replay");
+  if (new_inputs.size() != inputs_.size()) {
+    throw ValueError("replay: the tape has " + std::to_string(inputs_.size()) + " inputs, got " +
+                     std::to_string(new_inputs.size()) + " doubles");
+  }
+  for (std::size_t k = 0; k < inputs_.size(); ++k) {
+    const auto index = static_cast<std::size_t>(inputs_[k]);
+    if (!nodes_[index].real) {
+      const Tensor& value = values_[static_cast<std::size_t>(tables_[index].value)];
+      throw ShapeError("replay: input " + std::to_string(k) + " was recorded as " +
+                       dtype_name(value.dtype()) + value.shape().str() +
+                       "; doubles replay only 0-d float64 inputs");
+    }
+  }
+  for (std::size_t k = 0; k < inputs_.size(); ++k)
+    reals_[static_cast<std::size_t>(inputs_[k])] = new_inputs[k];
+  replay_entries();
+}
+
+void Tape::replay_entries() {
   // The scalar lane's loop keeps its arrays and the last entry's value in registers: scalar code
   // mostly reads the entry just computed, and a read of it through memory, right after the store,
   // stalls the loop.

@@ -235,6 +235,20 @@ void run(Sweep<X>& sweep, std::int32_t highest, std::span<const Var> wrt) {
   }
 }
 
+// Seeds each output's adjoint with its cotangent and runs the value sweep down to wrt.
+void sweep_from(Sweep<Tensor>& sweep, std::span<const Var> outputs, std::span<const Tensor> cotangents,
+                std::span<const Var> wrt) {
+  std::int32_t highest = -1;
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    sweep.tape.check_var(outputs[k], "vjp");
+    check_cotangent(outputs[k].value(), cotangents[k], k);
+    if (!sweep.tape.node(static_cast<std::size_t>(outputs[k].index())).needs_grad) continue;
+    sweep.accumulate(outputs[k].index(), Tensor(cotangents[k]));
+    highest = std::max(highest, outputs[k].index());
+  }
+  run(sweep, highest, wrt);
+}
+
 }  // namespace
 
 std::vector<Tensor> Tape::vjp(std::span<const Var> outputs, std::span<const Tensor> cotangents,
@@ -247,15 +261,7 @@ std::vector<Tensor> Tape::vjp(std::span<const Var> outputs, std::span<const Tens
   for (const Var& v : wrt)
     if (v.tape_ != this || v.generation_ != generation_) check_var(v, "gradient");
   Sweep<Tensor> sweep(*this);
-  std::int32_t highest = -1;
-  for (std::size_t k = 0; k < outputs.size(); ++k) {
-    check_var(outputs[k], "vjp");
-    check_cotangent(outputs[k].value(), cotangents[k], k);
-    if (!nodes_[static_cast<std::size_t>(outputs[k].index())].needs_grad) continue;
-    sweep.accumulate(outputs[k].index(), Tensor(cotangents[k]));
-    highest = std::max(highest, outputs[k].index());
-  }
-  run(sweep, highest, wrt);
+  sweep_from(sweep, outputs, cotangents, wrt);
   // Each adjoint is handed over, not copied; a variable named twice in wrt gets a copy of it for
   // its later places.
   std::vector<Tensor> grads;
@@ -284,6 +290,34 @@ std::vector<Tensor> Tape::gradient(const Var& output, std::span<const Var> wrt) 
                      " (use vjp with a cotangent for other outputs)");
   }
   return vjp(output, Tensor::ones(output.shape(), output.dtype()), wrt);
+}
+
+void Tape::gradient(const Var& output, std::span<const Var> wrt, std::span<double> out) {
+  check_thread("gradient");
+  check_var(output, "gradient");
+  if (output.numel() != 1) {
+    throw ShapeError("gradient: the output must have one element, got shape " + output.shape().str() +
+                     " (use vjp with a cotangent for other outputs)");
+  }
+  if (out.size() != wrt.size()) {
+    throw ValueError("gradient: " + std::to_string(wrt.size()) + " variables but room for " +
+                     std::to_string(out.size()) + " doubles");
+  }
+  for (std::size_t k = 0; k < wrt.size(); ++k) {
+    if (wrt[k].tape_ != this || wrt[k].generation_ != generation_) check_var(wrt[k], "gradient");
+    if (!nodes_[static_cast<std::size_t>(wrt[k].index())].real) {
+      throw ShapeError("gradient: variable " + std::to_string(k) + " is " + dtype_name(wrt[k].dtype()) +
+                       wrt[k].shape().str() + "; gradients into doubles are of 0-d float64 variables");
+    }
+  }
+  Sweep<Tensor> sweep(*this);
+  const Tensor seed = Tensor::ones(output.shape(), output.dtype());
+  sweep_from(sweep, std::span<const Var>(&output, 1), std::span<const Tensor>(&seed, 1), wrt);
+  for (std::size_t k = 0; k < wrt.size(); ++k) {
+    const auto entry = static_cast<std::size_t>(wrt[k].index());
+    const bool reached = sweep.slot[entry] == Sweep<Tensor>::in_scalar && nodes_[entry].needs_grad;
+    out[k] = reached ? sweep.scalar[entry] : 0.0;
+  }
 }
 
 std::vector<Tensor> Tape::gradient(const Var& output, std::initializer_list<Var> wrt) {
