@@ -59,9 +59,13 @@ struct Sweep<Tensor> {
   }
   void accumulate(std::int32_t index, Tensor&& g) {
     const auto i = static_cast<std::size_t>(index);
-    if (tape.node(i).real) {
+    if (tape.node(i).real)
       accumulate_real(i, g.item());
-    } else if (slot[i] >= 0) {
+    else
+      accumulate_tensor(i, std::move(g));
+  }
+  void accumulate_tensor(std::size_t i, Tensor&& g) {  // i is not real
+    if (slot[i] >= 0) {
       tensors[static_cast<std::size_t>(slot[i])] += g;
     } else {
       slot[i] = static_cast<std::int32_t>(tensors.size());
@@ -90,29 +94,34 @@ struct Sweep<Tensor> {
 
   [[gnu::noinline]] void step(std::size_t i) {  // out of the lane loop, as its registers matter
     const Node& n = tape.node(i);
-    Tensor real_g;
-    if (slot[i] == in_scalar) real_g = Tensor(scalar[i]);
-    const Tensor& g = slot[i] == in_scalar ? real_g : tensors[static_cast<std::size_t>(slot[i])];
+    std::optional<Tensor> real_g;  // a real entry's adjoint as a tensor, for the tensor rules
+    if (slot[i] == in_scalar) real_g.emplace(scalar[i]);
+    const Tensor& g = real_g ? *real_g : tensors[static_cast<std::size_t>(slot[i])];
     rules::VjpArgs<Tensor> args{g, {}, tape.value(i), tape.attrs_of(i)};
     args.constant = n.constant();
-    for (int k = 0; k < n.num_inputs; ++k) {
-      const auto input = static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(k)]);
-      args.in[static_cast<std::size_t>(k)] = &tape.value(input);
-      args.wanted[static_cast<std::size_t>(k)] = tape.node(input).needs_grad;
+    std::array<bool, Node::max_inputs> input_real{};
+    for (std::size_t k = 0; k < n.num_inputs; ++k) {
+      const auto input = static_cast<std::size_t>(n.inputs[k]);
+      const Node& in = tape.node(input);
+      args.in[k] = &tape.value(input);
+      args.wanted[k] = in.needs_grad;
+      input_real[k] = in.real;
       // rules may add into an existing adjoint in place (ops/rule_support.hpp); anomaly mode checks
       // each contribution, so it gets them all as cotangents
       const std::int32_t s = slot[input];
-      if (s >= 0 && !tape.detect_anomaly())
-        args.adjoint[static_cast<std::size_t>(k)] = &tensors[static_cast<std::size_t>(s)];
+      if (s >= 0 && !tape.detect_anomaly()) args.adjoint[k] = &tensors[static_cast<std::size_t>(s)];
     }
     rules::Cotangents<Tensor> gin;
     rules::vjp_op(n.op, args, gin);
-    for (int k = 0; k < n.num_inputs; ++k) {
-      auto& gk = gin[static_cast<std::size_t>(k)];
-      const std::int32_t in = n.inputs[static_cast<std::size_t>(k)];
-      if (!gk || !tape.node(static_cast<std::size_t>(in)).needs_grad) continue;
+    for (std::size_t k = 0; k < n.num_inputs; ++k) {
+      auto& gk = gin[k];
+      if (!gk || !args.wanted[k]) continue;
+      const std::int32_t in = n.inputs[k];
       if (tape.detect_anomaly()) check_cotangent_finite(tape, i, in, *gk);
-      accumulate(in, std::move(*gk));
+      if (input_real[k])
+        accumulate_real(static_cast<std::size_t>(in), gk->item());
+      else
+        accumulate_tensor(static_cast<std::size_t>(in), std::move(*gk));
     }
   }
 
