@@ -98,6 +98,25 @@ TEST_CASE("allocation: a recorded scalar loop replays without heap allocation", 
     expected += 100.0 * t * t + u * u;
   }
   CHECK(y.item() == Approx(expected).epsilon(1e-14));
+
+  // Through the doubles interface, replay and gradient together allocate nothing either.
+  std::vector<double> xd0, xd1, g(x.size());
+  for (std::size_t i = 0; i < x0.size(); ++i) {
+    xd0.push_back(x0[i].item());
+    xd1.push_back(x1[i].item());
+  }
+  tape.replay(xd1);
+  tape.gradient(y, x, g);
+  const Allocations sweeps = allocations_of([&] {
+    for (int r = 0; r < 3; ++r) {
+      tape.replay(r % 2 == 0 ? xd0 : xd1);
+      tape.gradient(y, x, g);
+    }
+  });
+  CHECK(sweeps.news == 0);
+  CHECK(sweeps.fresh_buffers == 0);
+  const std::vector<Tensor> gt = tape.gradient(y, x);  // at x0, as the last replay
+  for (std::size_t i = 0; i < x.size(); ++i) CHECK(g[i] == gt[i].item());
 }
 
 TEST_CASE("allocation: a recorded tensor network replays without heap allocation", "[tape][replay][alloc]") {
