@@ -13,14 +13,17 @@ namespace {
   throw ShapeError("replay: input " + std::to_string(k) + " was recorded as " + dtype_name(recorded.dtype()) +
                    recorded.shape().str() + ", got " + dtype_name(given.dtype()) + given.shape().str());
 }
+void check_input_count(std::size_t inputs, std::size_t given, const char* what) {
+  if (given != inputs) {
+    throw ValueError("replay: the tape has " + std::to_string(inputs) + " inputs, got " +
+                     std::to_string(given) + " " + what);
+  }
+}
 }  // namespace
 
 void Tape::replay(std::span<const Tensor> new_inputs) {
   check_thread("replay");
-  if (new_inputs.size() != inputs_.size()) {
-    throw ValueError("replay: the tape has " + std::to_string(inputs_.size()) + " inputs, got " +
-                     std::to_string(new_inputs.size()) + " values");
-  }
+  check_input_count(inputs_.size(), new_inputs.size(), "values");
   for (std::size_t k = 0; k < inputs_.size(); ++k) {  // all checked before anything changes
     const auto index = static_cast<std::size_t>(inputs_[k]);
     const Tensor& x = new_inputs[k];
@@ -43,10 +46,7 @@ void Tape::replay(std::span<const Tensor> new_inputs) {
 
 void Tape::replay(std::span<const double> new_inputs) {
   check_thread("replay");
-  if (new_inputs.size() != inputs_.size()) {
-    throw ValueError("replay: the tape has " + std::to_string(inputs_.size()) + " inputs, got " +
-                     std::to_string(new_inputs.size()) + " doubles");
-  }
+  check_input_count(inputs_.size(), new_inputs.size(), "doubles");
   for (std::size_t k = 0; k < inputs_.size(); ++k) {
     const auto index = static_cast<std::size_t>(inputs_[k]);
     if (!nodes_[index].real) {

@@ -244,6 +244,15 @@ void run(Sweep<X>& sweep, std::int32_t highest, std::span<const Var> wrt) {
   }
 }
 
+// A gradient's output: on `tape`, with one element (other outputs take vjp and a cotangent).
+void check_gradient_output(const Tape& tape, const Var& output) {
+  tape.check_var(output, "gradient");
+  if (output.numel() != 1) {
+    throw ShapeError("gradient: the output must have one element, got shape " + output.shape().str() +
+                     " (use vjp with a cotangent for other outputs)");
+  }
+}
+
 // Seeds each output's adjoint with its cotangent and runs the value sweep down to wrt.
 void sweep_from(Sweep<Tensor>& sweep, std::span<const Var> outputs, std::span<const Tensor> cotangents,
                 std::span<const Var> wrt) {
@@ -293,21 +302,13 @@ std::vector<Tensor> Tape::vjp(const Var& output, const Tensor& cotangent, std::s
 }
 
 std::vector<Tensor> Tape::gradient(const Var& output, std::span<const Var> wrt) {
-  check_var(output, "gradient");
-  if (output.numel() != 1) {
-    throw ShapeError("gradient: the output must have one element, got shape " + output.shape().str() +
-                     " (use vjp with a cotangent for other outputs)");
-  }
+  check_gradient_output(*this, output);
   return vjp(output, Tensor::ones(output.shape(), output.dtype()), wrt);
 }
 
 void Tape::gradient(const Var& output, std::span<const Var> wrt, std::span<double> out) {
   check_thread("gradient");
-  check_var(output, "gradient");
-  if (output.numel() != 1) {
-    throw ShapeError("gradient: the output must have one element, got shape " + output.shape().str() +
-                     " (use vjp with a cotangent for other outputs)");
-  }
+  check_gradient_output(*this, output);
   if (out.size() != wrt.size()) {
     throw ValueError("gradient: " + std::to_string(wrt.size()) + " variables but room for " +
                      std::to_string(out.size()) + " doubles");
@@ -366,11 +367,7 @@ std::vector<Var> Tape::vjp_vars(std::span<const Var> outputs, std::span<const Va
 }
 
 std::vector<Var> Tape::gradient_vars(const Var& output, std::span<const Var> wrt) {
-  check_var(output, "gradient");
-  if (output.numel() != 1) {
-    throw ShapeError("gradient: the output must have one element, got shape " + output.shape().str() +
-                     " (use vjp with a cotangent for other outputs)");
-  }
+  check_gradient_output(*this, output);
   const Var seed = constant(Tensor::ones(output.shape(), output.dtype()));
   return vjp_vars(std::span<const Var>(&output, 1), std::span<const Var>(&seed, 1), wrt);
 }
