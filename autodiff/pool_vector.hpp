@@ -44,6 +44,8 @@ class PoolVector {
   const T* data() const { return data_; }
   T& operator[](std::size_t i) { return data_[i]; }
   const T& operator[](std::size_t i) const { return data_[i]; }
+  const T* begin() const { return data_; }
+  const T* end() const { return data_ + size_; }
 
   // Inline, with the growth out of line: recording scalar code appends per operation.
   [[gnu::always_inline]] void push_back(T value) {

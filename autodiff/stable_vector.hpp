@@ -11,9 +11,9 @@
 #include <memory>
 #include <new>
 #include <utility>
-#include <vector>
 
 #include "autodiff/buffer_pool.hpp"
+#include "autodiff/pool_vector.hpp"
 
 namespace jetgrad::detail {
 
@@ -86,7 +86,7 @@ class StableVector {
   }
   T& slot(std::size_t i) { return *std::launder(reinterpret_cast<T*>(slot_address(i))); }
 
-  std::vector<std::byte*> chunks_;
+  PoolVector<std::byte*> chunks_;  // from the cache too: a fresh tape or sweep makes no heap call
   std::size_t chunk_bytes_ = 0;
   std::size_t size_ = 0;
 };

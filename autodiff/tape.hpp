@@ -145,7 +145,7 @@ class Tape {
     const std::int32_t a = tables_[i].attrs;
     return a < 0 ? nullptr : &attrs_[static_cast<std::size_t>(a)];
   }
-  std::span<const std::int32_t> inputs() const { return inputs_; }
+  std::span<const std::int32_t> inputs() const { return {inputs_.data(), inputs_.size()}; }
   std::uint32_t generation() const { return generation_; }
   // Unique among all tapes of the process (never reused), so that a binding made to one tape can
   // not be mistaken for another tape that later sits at the same address.
@@ -253,7 +253,7 @@ class Tape {
   // replay (so references handed out keep following the tape, as for tensor entries).
   mutable detail::StableVector<Tensor> values_;
   detail::PoolVector<double> reals_;
-  mutable std::vector<std::int32_t> real_tensors_;  // real entries that have a tensor
+  mutable detail::PoolVector<std::int32_t> real_tensors_;  // real entries that have a tensor
   // Per entry, where its attributes (attrs_) and tensor value (values_) are, -1 for none. A real
   // entry gets a tensor only when first read as one (value), so scalar code records no tensors.
   struct TableSlots {
@@ -262,7 +262,7 @@ class Tape {
   };
   mutable detail::PoolVector<TableSlots> tables_;
   detail::StableVector<Attrs> attrs_;
-  std::vector<std::int32_t> inputs_;  // entry index of each variable(), in creation order
+  detail::PoolVector<std::int32_t> inputs_;  // entry index of each variable(), in creation order
   std::uint32_t generation_ = 0;
   std::uint64_t id_;
   std::thread::id owner_;

@@ -33,8 +33,7 @@ SharedBuffer::SharedBuffer(std::size_t& capacity) {
   capacity = bytes - header_bytes;
 }
 
-void SharedBuffer::reset() noexcept {
-  if (data_ == nullptr) return;
+void SharedBuffer::drop() noexcept {
   Header* h = header();
   if (h->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     const std::size_t bytes = h->bytes;

@@ -49,7 +49,10 @@ class SharedBuffer {
   }
   ~SharedBuffer() { reset(); }
 
-  void reset() noexcept;
+  // Inline, as most tensors destroyed in a sweep are moved-from and hold no buffer.
+  void reset() noexcept {
+    if (data_ != nullptr) drop();
+  }
   std::byte* get() const noexcept { return data_; }
   explicit operator bool() const noexcept { return data_ != nullptr; }
   bool shared() const noexcept {
@@ -62,6 +65,7 @@ class SharedBuffer {
     std::size_t bytes;  // the whole allocation, header included
   };
   static constexpr std::size_t header_bytes = 64;
+  void drop() noexcept;  // gives up this reference (freeing the buffer with the last) and nulls data_
   Header* header() const noexcept { return reinterpret_cast<Header*>(data_ - header_bytes); }
 
   std::byte* data_ = nullptr;  // the elements; the header is just before them

@@ -47,7 +47,7 @@ struct Sweep<Tensor> {
   Tape& tape;
   detail::PoolVector<double> scalar;      // adjoints of real entries, from 0
   detail::PoolVector<std::int32_t> slot;  // zero, in_scalar, or an index into tensors
-  std::vector<Tensor> tensors;
+  detail::StableVector<Tensor> tensors;   // chunks from the buffer cache: no heap call per sweep
 
   explicit Sweep(Tape& t) : tape(t), scalar(t.size(), 0.0), slot(t.size(), zero) {}
 
@@ -69,7 +69,6 @@ struct Sweep<Tensor> {
       tensors[static_cast<std::size_t>(slot[i])] += g;
     } else {
       slot[i] = static_cast<std::int32_t>(tensors.size());
-      if (tensors.empty()) tensors.reserve(16);  // not one reallocation per adjoint (scalar code has none)
       tensors.push_back(std::move(g));
     }
   }
