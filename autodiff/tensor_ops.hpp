@@ -67,9 +67,14 @@ void add_product(Tensor& acc, const Tensor& a, const Tensor& b, double alpha = 1
 // alpha · a ⊙ b in one pass when a and b have one shape and dtype (else through the broadcasting
 // ops); the same numbers as a * b * alpha.
 Tensor scaled_product(const Tensor& a, const Tensor& b, double alpha);
+// The same, written over a's buffer when a is the only holder of it and b has its shape and dtype.
+Tensor scaled_product(Tensor&& a, const Tensor& b, double alpha);
 // The cotangents of a product a ⊙ b, {g ⊙ b, g ⊙ a}, in one pass when all three have one shape and
 // dtype (else through the broadcasting ops); the same numbers as g * b and g * a.
 std::pair<Tensor, Tensor> mul_cotangents(const Tensor& g, const Tensor& a, const Tensor& b);
+// The same, g ⊙ b written over g's buffer when g is the only holder of it (the reverse sweep hands
+// over a cotangent at its last use) and the three share a shape and dtype.
+std::pair<Tensor, Tensor> mul_cotangents(Tensor&& g, const Tensor& a, const Tensor& b);
 
 // Comparisons give 1 where true and 0 where false, in the operands' dtype.
 Tensor less(const Tensor& a, const Tensor& b);

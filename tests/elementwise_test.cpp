@@ -357,6 +357,51 @@ TEST_CASE("mul_cotangents gives g * b and g * a, fused or broadcast", "[elementw
   }
 }
 
+TEST_CASE("mul_cotangents and scaled_product of a moved operand write over its buffer if it is theirs",
+          "[elementwise]") {
+  for (DType dt : kDTypes) {
+    INFO(ref::name(dt));
+    const Tensor a = ref::random(Shape{37}, dt, -2, 2, 21), b = ref::random(Shape{37}, dt, -2, 2, 22);
+    const Tensor g0 = ref::random(Shape{37}, dt, -2, 2, 23);
+    const auto [ga, gb] = mul_cotangents(g0, a, b);
+    const Tensor sp = scaled_product(g0, a, -0.7);
+    const auto own_copy = [&] {  // a buffer of its own holding g0's elements
+      Tensor t;
+      t.copy_from(g0);
+      return t;
+    };
+    {  // g is the only holder of its buffer: g b lands in it
+      Tensor g = own_copy();
+      const void* buffer = g.raw_data();
+      const auto [ra, rb] = mul_cotangents(std::move(g), a, b);
+      CHECK(ra.raw_data() == buffer);
+      ref::require_close(ra, ga, ref::Tol{0, 0});
+      ref::require_close(rb, gb, ref::Tol{0, 0});
+      Tensor h = own_copy();
+      const void* h_buffer = h.raw_data();
+      const Tensor r = scaled_product(std::move(h), a, -0.7);
+      CHECK(r.raw_data() == h_buffer);
+      ref::require_close(r, sp, ref::Tol{0, 0});
+    }
+    {  // shared: the other holder keeps its values
+      Tensor g = g0;
+      const auto [ra, rb] = mul_cotangents(std::move(g), a, b);
+      ref::require_close(ra, ga, ref::Tol{0, 0});
+      ref::require_close(rb, gb, ref::Tol{0, 0});
+      Tensor h = g0;
+      ref::require_close(scaled_product(std::move(h), a, -0.7), sp, ref::Tol{0, 0});
+      ref::require_close(g0, ref::random(Shape{37}, dt, -2, 2, 23), ref::Tol{0, 0});
+    }
+    {  // shapes that broadcast: a new buffer, the same numbers
+      const Tensor row = ref::random(Shape{3, 37}, dt, -2, 2, 24);
+      Tensor g = own_copy();
+      const auto [ra, rb] = mul_cotangents(std::move(g), row, a);
+      ref::require_close(ra, g0 * a, ref::Tol{0, 0});
+      ref::require_close(rb, g0 * row, ref::Tol{0, 0});
+    }
+  }
+}
+
 TEST_CASE("scaled_product gives alpha * a * b, fused or broadcast, with the rounding of a * b * alpha",
           "[elementwise]") {
   for (DType dt : kDTypes) {

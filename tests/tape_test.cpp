@@ -267,6 +267,12 @@ TEST_CASE("tape: reverse rules adding into an existing adjoint agree with finite
     const auto p = s + cos(x);
     return sum(p + neg);
   });
+  // Each sum hands its term a cotangent of its own, at its last use: the product, x·x, c - e, -e
+  // and c·e rules write their cotangents over its buffer.
+  add("cotangents written over the incoming cotangent's buffer", Shape{2, 5}, [](const auto& x) {
+    const auto e = exp(x), s = sin(x);
+    return sum(e * s) + sum(s * s) + sum(2.0 - e) + sum(-s) + sum(3.0 * e);
+  });
   for (const Case& c : cases) {
     INFO(c.name);
     const Tensor x0 = rnd(c.shape, -1, 1, 11);
@@ -299,6 +305,31 @@ TEST_CASE("tape: adding into an adjoint never writes to a cotangent the caller s
   const Tensor g = tape.vjp(outputs, cotangents, wrt)[0];
   CHECK_THAT(w2, AllClose(w2_before, 0, 0));
   CHECK_THAT(g, AllClose(2.0 * x0 * w1 + reshape(w2, Shape{2, 3}), 1e-15, 1e-15));
+}
+
+TEST_CASE("tape: a rule writes over a cotangent's buffer only when nothing else holds it", "[tape][vjp]") {
+  // The caller's cotangent of a product, -x and c·x is read, never written; an intermediate asked
+  // for keeps its adjoint although its product's rule comes after.
+  const Tensor x0 = rnd(Shape{7}, -1, 1, 15), w0 = rnd(Shape{7}, -1, 1, 16);
+  const Tensor w = w0.to(DType::f64), before = w0.to(DType::f64);
+  Tape tape;
+  const Var x = tape.variable(x0);
+  const Var s = sin(x);
+  for (const Var& y : {x * s, s * s, -s, 3.0 * s, 2.0 - s}) {
+    const Var outputs[] = {y}, wrt[] = {x};
+    const Tensor cotangents[] = {w};
+    const Tensor g = tape.vjp(outputs, cotangents, wrt)[0];
+    CHECK_THAT(w, AllClose(before, 0, 0));
+    const Var wv = tape.constant(w);
+    const Var gv = tape.gradient_vars(sum(y * wv), std::span<const Var>(wrt))[0];
+    CHECK_THAT(g, AllClose(gv.value(), 1e-15, 1e-15));
+  }
+  const Var m = x * s;
+  const Var y = sum(exp(m));
+  const std::vector<Tensor> g = tape.gradient(y, {x, m});
+  const Tensor em = exp(x0 * sin(x0));
+  CHECK_THAT(g[1], AllClose(em, 1e-15, 1e-15));
+  CHECK_THAT(g[0], AllClose(em * (sin(x0) + x0 * cos(x0)), 1e-14, 1e-15));
 }
 
 // ---- replay --------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "autodiff/kernels/simd.hpp"
 #include "autodiff/kernels/strided.hpp"
@@ -420,30 +421,57 @@ Tensor scaled_product(const Tensor& a, const Tensor& b, double alpha) {
   return out;
 }
 
-std::pair<Tensor, Tensor> mul_cotangents(const Tensor& g, const Tensor& a, const Tensor& b) {
-  if (!(g.shape() == a.shape()) || !(g.shape() == b.shape()) || g.dtype() != a.dtype() ||
-      g.dtype() != b.dtype())
-    return {g * b, g * a};
-  std::pair<Tensor, Tensor> out;
-  out.first.resize(g.shape(), g.dtype());
-  out.second.resize(g.shape(), g.dtype());
+Tensor scaled_product(Tensor&& a, const Tensor& b, double alpha) {
+  if (!(a.shape() == b.shape()) || a.dtype() != b.dtype() || a.shares_buffer())
+    return scaled_product(std::as_const(a), b, alpha);
+  Tensor out = std::move(a);
+  binary_into(out, b, out, ScaledMul{alpha});  // elementwise: writing over an operand is safe
+  return out;
+}
+
+namespace {
+bool one_layout(const Tensor& g, const Tensor& a, const Tensor& b) {
+  return g.shape() == a.shape() && g.shape() == b.shape() && g.dtype() == a.dtype() && g.dtype() == b.dtype();
+}
+// ga = g b and gb = g a in one pass; ga may be g itself (each element of g is read before its
+// place is written).
+void mul_cotangents_into(const Tensor& g, const Tensor& a, const Tensor& b, Tensor& ga, Tensor& gb) {
   dispatch_dtype(g.dtype(), [&](auto z) {
     using T = decltype(z);
     using B = Batch<T>;
     constexpr std::size_t W = simd_width<T>;
     const T *pg = g.data<T>(), *pa = a.data<T>(), *pb = b.data<T>();
-    T *ga = out.first.data<T>(), *gb = out.second.data<T>();
+    T *oa = ga.data<T>(), *ob = gb.data<T>();
     const std::size_t n = g.numel(), full = n - n % W;
     for (std::size_t i = 0; i < full; i += W) {
       const B vg = B::load_unaligned(pg + i);
-      (vg * B::load_unaligned(pb + i)).store_unaligned(ga + i);
-      (vg * B::load_unaligned(pa + i)).store_unaligned(gb + i);
+      (vg * B::load_unaligned(pb + i)).store_unaligned(oa + i);
+      (vg * B::load_unaligned(pa + i)).store_unaligned(ob + i);
     }
     for (std::size_t i = full; i < n; ++i) {
-      ga[i] = pg[i] * pb[i];
-      gb[i] = pg[i] * pa[i];
+      const T gi = pg[i];
+      oa[i] = gi * pb[i];
+      ob[i] = gi * pa[i];
     }
   });
+}
+}  // namespace
+
+std::pair<Tensor, Tensor> mul_cotangents(const Tensor& g, const Tensor& a, const Tensor& b) {
+  if (!one_layout(g, a, b)) return {g * b, g * a};
+  std::pair<Tensor, Tensor> out;
+  out.first.resize(g.shape(), g.dtype());
+  out.second.resize(g.shape(), g.dtype());
+  mul_cotangents_into(g, a, b, out.first, out.second);
+  return out;
+}
+
+std::pair<Tensor, Tensor> mul_cotangents(Tensor&& g, const Tensor& a, const Tensor& b) {
+  if (!one_layout(g, a, b) || g.shares_buffer()) return mul_cotangents(std::as_const(g), a, b);
+  std::pair<Tensor, Tensor> out;
+  out.second.resize(g.shape(), g.dtype());
+  mul_cotangents_into(g, a, b, g, out.second);
+  out.first = std::move(g);
   return out;
 }
 

@@ -21,7 +21,7 @@ struct NegOp {  // y = -x;  x̄ = -g;  y_k = -x_k
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    if (!a.added_scaled_g(0, -1.0)) gx[0] = -a.g;
+    if (!a.scaled_g_in_place(0, -1.0, gx)) gx[0] = -a.g;
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     each_coefficient(t, 0, ys, [](const Tensor& xk) { return -xk; });
@@ -356,7 +356,7 @@ struct ConstantMinusOp {                      // y = c - x;  x̄ = -g;  y_k = -x
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    if (!a.added_scaled_g(0, -1.0)) gx[0] = -a.g;
+    if (!a.scaled_g_in_place(0, -1.0, gx)) gx[0] = -a.g;
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     each_coefficient(t, 0, ys, [](const Tensor& xk) { return -xk; });
@@ -372,7 +372,7 @@ struct MulConstantOp {                        // y = c x;  x̄ = c g;  y_k = c x
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    if (!a.added_scaled_g(0, a.constant)) gx[0] = a.constant * a.g;
+    if (!a.scaled_g_in_place(0, a.constant, gx)) gx[0] = a.constant * a.g;
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const double c = t.constant;
@@ -401,7 +401,7 @@ struct SubOp {  // y = a - b;  ā = g, b̄ = -g;  y_k = a_k - b_k
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     if (a.wants(0)) gx[0] = sum_to(a.g, a.x(0).shape());
-    if (a.wants(1) && !a.added_scaled_g(1, -1.0))
+    if (a.wants(1) && !a.scaled_g_in_place(1, -1.0, gx))
       gx[1] = a.g.shape() == a.x(1).shape() ? -a.g : -sum_to(a.g, a.x(1).shape());
   }
   static void taylor(const TaylorArgs& t, Series& ys) { signed_sum_series(t, -1.0, ys); }
@@ -412,7 +412,8 @@ struct MulOp {  // y = a b;  ā = g b, b̄ = g a;  y_k = Σ_{j=0..k} a_j b_{k-j}
   static X eval(const EvalArgsT<X>& e) {
     return e.x(0) * e.x(1);
   }
-  // An input's adjoint offered by the sweep takes g b (or 2 g x) in one fused pass.
+  // An input's adjoint offered by the sweep takes g b (or 2 g x) in one fused pass; else the
+  // products are written over g's buffer where the sweep hands it over.
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     if (&a.x(0) == &a.x(1)) {  // x · x (the same entry twice): one product, 2 g x, to one adjoint
@@ -423,14 +424,14 @@ struct MulOp {  // y = a b;  ā = g b, b̄ = g a;  y_k = Σ_{j=0..k} a_j b_{k-j}
           return;
         }
       }
-      gx[0] = sum_to(scaled_product(a.g, a.x(0), 2.0), a.x(0).shape());
+      gx[0] = sum_to(scaled_product(a.take_g(), a.x(0), 2.0), a.x(0).shape());
       return;
     }
     std::array<Tensor*, 2> acc{};
     if constexpr (std::is_same_v<X, Tensor>)
       acc = {a.adjoint_to_add(0, a.g.shape()), a.adjoint_to_add(1, a.g.shape())};
     if (a.wants(0) && a.wants(1) && !acc[0] && !acc[1]) {  // g b and g a in one pass
-      auto [g0, g1] = mul_cotangents(a.g, a.x(0), a.x(1));
+      auto [g0, g1] = mul_cotangents(a.take_g(), a.x(0), a.x(1));
       gx[0] = sum_to(std::move(g0), a.x(0).shape());
       gx[1] = sum_to(std::move(g1), a.x(1).shape());
       return;

@@ -37,6 +37,9 @@ struct EvalArgsT {
 using EvalArgs = EvalArgsT<Tensor>;
 
 template <class X>
+using Cotangents = std::array<std::optional<X>, Node::max_inputs>;
+
+template <class X>
 struct VjpArgs {
   const X& g;  // the output's cotangent
   std::array<const X*, Node::max_inputs> in{};
@@ -48,6 +51,9 @@ struct VjpArgs {
   // in recorded sweeps and in anomaly mode). A rule may add its contribution into it in place,
   // saving the temporary and the sweep's separate addition, and then leaves that cotangent empty.
   std::array<Tensor*, Node::max_inputs> adjoint{};
+  // The sweep's own tensor of g when this step is g's last use (value sweeps outside anomaly
+  // mode): see spare_g.
+  Tensor* spent_g = nullptr;
 
   const X& x(int i = 0) const { return *in[static_cast<std::size_t>(i)]; }
   const Attrs& at() const { return *attrs; }
@@ -58,21 +64,39 @@ struct VjpArgs {
     Tensor* acc = adjoint[static_cast<std::size_t>(i)];
     return acc != nullptr && wants(i) && acc->shape() == s ? acc : nullptr;
   }
-  // Adds alpha g into input i's adjoint in place if the sweep offers it for g's shape (one pass, no
-  // temporary) and says so; otherwise the rule returns its cotangent.
-  bool added_scaled_g(int i, double alpha) const {
+  // g itself, if the sweep hands it over and no other tensor shares its buffer: a rule may then
+  // write a cotangent over it (moving it into mul_cotangents(Tensor&&, ...), say) instead of taking
+  // a new buffer. g is the same object, so the rule reads g no more once it has moved it.
+  Tensor* spare_g() const {
+    if constexpr (std::is_same_v<X, Tensor>)
+      if (spent_g != nullptr && !spent_g->shares_buffer()) return spent_g;
+    return nullptr;
+  }
+  // g for a kernel that may write over it: spare_g moved out when offered (the rule then reads g
+  // no more), else a copy sharing g's buffer (the kernel then takes a new one).
+  X take_g() const {
+    if constexpr (std::is_same_v<X, Tensor>)
+      if (Tensor* own = spare_g()) return std::move(*own);
+    return g;
+  }
+  // Makes alpha g input i's contribution without a new buffer where the sweep allows it: added
+  // into the input's adjoint in place (one pass), or g's own buffer scaled and moved into gx[i].
+  // False when neither applies; the rule then returns its cotangent as usual.
+  bool scaled_g_in_place(int i, double alpha, Cotangents<X>& gx) const {
     if constexpr (std::is_same_v<X, Tensor>) {
       if (Tensor* acc = adjoint_to_add(i, g.shape())) {
         axpy(alpha, g, *acc);
+        return true;
+      }
+      if (Tensor* own = spare_g(); own != nullptr && own->shape() == x(i).shape()) {
+        scale(*own, alpha);
+        gx[static_cast<std::size_t>(i)] = std::move(*own);
         return true;
       }
     }
     return false;
   }
 };
-
-template <class X>
-using Cotangents = std::array<std::optional<X>, Node::max_inputs>;
 
 // A number with the dtype of x (and, for Var, on x's tape), for rules written once for both.
 inline Tensor scalar_like(const Tensor& x, double v) { return Tensor(v, x.dtype()); }

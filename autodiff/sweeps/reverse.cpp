@@ -91,13 +91,16 @@ struct Sweep<Tensor> {
     }
   }
 
-  [[gnu::noinline]] void step(std::size_t i) {  // out of the lane loop, as its registers matter
+  // last_use: the adjoint is released after this step, so the rule may write over its buffer.
+  [[gnu::noinline]] void step(std::size_t i,
+                              bool last_use) {  // out of the lane loop, as its registers matter
     const Node& n = tape.node(i);
     std::optional<Tensor> real_g;  // a real entry's adjoint as a tensor, for the tensor rules
     if (slot[i] == in_scalar) real_g.emplace(scalar[i]);
-    const Tensor& g = real_g ? *real_g : tensors[static_cast<std::size_t>(slot[i])];
+    Tensor& g = real_g ? *real_g : tensors[static_cast<std::size_t>(slot[i])];
     rules::VjpArgs<Tensor> args{g, {}, tape.value(i), tape.attrs_of(i)};
     args.constant = n.constant();
+    if (last_use) args.spent_g = &g;
     std::array<bool, Node::max_inputs> input_real{};
     for (std::size_t k = 0; k < n.num_inputs; ++k) {
       const auto input = static_cast<std::size_t>(n.inputs[k]);
@@ -231,7 +234,7 @@ void run(Sweep<X>& sweep, std::int32_t highest, std::span<const Var> wrt) {
             return;
           }
           if (n.op == Op::Input) return;
-          sweep.step(i);
+          sweep.step(i, !keep[i]);
           if (!keep[i]) sweep.release(i);
         });
   } else {  // the recorded sweep appends entries as it goes (for_each_entry allows it)
