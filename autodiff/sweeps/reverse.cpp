@@ -48,6 +48,10 @@ struct Sweep<Tensor> {
   detail::PoolVector<double> scalar;      // adjoints of real entries, from 0
   detail::PoolVector<std::int32_t> slot;  // zero, in_scalar, or an index into tensors
   detail::StableVector<Tensor> tensors;   // chunks from the buffer cache: no heap call per sweep
+  // Scratch of the tensor steps, kept rather than made afresh each step: a real entry's adjoint as
+  // a tensor (for the tensor rules), and the cotangents, emptied after each step.
+  Tensor real_g;
+  rules::Cotangents<Tensor> gin;
 
   explicit Sweep(Tape& t) : tape(t), scalar(t.size(), 0.0), slot(t.size(), zero) {}
 
@@ -91,13 +95,13 @@ struct Sweep<Tensor> {
     }
   }
 
-  // last_use: the adjoint is released after this step, so the rule may write over its buffer.
-  [[gnu::noinline]] void step(std::size_t i,
-                              bool last_use) {  // out of the lane loop, as its registers matter
+  // Out of the lane loop, as its registers matter. last_use: the adjoint is released after this
+  // step, so the rule may write over its buffer.
+  [[gnu::noinline]] void step(std::size_t i, bool last_use) {
     const Node& n = tape.node(i);
-    std::optional<Tensor> real_g;  // a real entry's adjoint as a tensor, for the tensor rules
-    if (slot[i] == in_scalar) real_g.emplace(scalar[i]);
-    Tensor& g = real_g ? *real_g : tensors[static_cast<std::size_t>(slot[i])];
+    const bool real = slot[i] == in_scalar;
+    if (real) real_g = Tensor(scalar[i]);
+    Tensor& g = real ? real_g : tensors[static_cast<std::size_t>(slot[i])];
     rules::VjpArgs<Tensor> args{g, {}, tape.value(i), tape.attrs_of(i)};
     args.constant = n.constant();
     if (last_use) args.spent_g = &g;
@@ -113,17 +117,19 @@ struct Sweep<Tensor> {
       const std::int32_t s = slot[input];
       if (s >= 0 && !tape.detect_anomaly()) args.adjoint[k] = &tensors[static_cast<std::size_t>(s)];
     }
-    rules::Cotangents<Tensor> gin;
     rules::vjp_op(n.op, args, gin);
     for (std::size_t k = 0; k < n.num_inputs; ++k) {
-      auto& gk = gin[k];
-      if (!gk || !args.wanted[k]) continue;
-      const std::int32_t in = n.inputs[k];
-      if (tape.detect_anomaly()) check_cotangent_finite(tape, i, in, *gk);
-      if (input_real[k])
-        accumulate_real(static_cast<std::size_t>(in), gk->item());
-      else
-        accumulate_tensor(static_cast<std::size_t>(in), std::move(*gk));
+      std::optional<Tensor>& gk = gin[k];
+      if (!gk) continue;
+      if (args.wanted[k]) {
+        const std::int32_t in = n.inputs[k];
+        if (tape.detect_anomaly()) check_cotangent_finite(tape, i, in, *gk);
+        if (input_real[k])
+          accumulate_real(static_cast<std::size_t>(in), gk->item());
+        else
+          accumulate_tensor(static_cast<std::size_t>(in), std::move(*gk));
+      }
+      gk.reset();  // empty for the next step
     }
   }
 
