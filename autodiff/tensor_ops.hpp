@@ -147,10 +147,10 @@ Tensor slice(const Tensor& x, int axis, std::ptrdiff_t start, std::ptrdiff_t sto
 // The adjoint of slice: a zero tensor of `shape` with x written at the sliced positions.
 Tensor unslice(const Tensor& x, const Shape& shape, int axis, std::ptrdiff_t start, std::ptrdiff_t stop,
                std::ptrdiff_t step = 1);
-// acc[start:stop:step] along axis += x: acc += unslice(x, acc.shape(), ...) without the zero-filled
-// temporary (the reverse rule of slice adding into an adjoint).
+// acc[start:stop:step] along axis += alpha x: acc += alpha unslice(x, acc.shape(), ...) without the
+// zero-filled temporary (the reverse rule of slice adding into an adjoint).
 void slice_add(Tensor& acc, const Tensor& x, int axis, std::ptrdiff_t start, std::ptrdiff_t stop,
-               std::ptrdiff_t step = 1);
+               std::ptrdiff_t step = 1, double alpha = 1.0);
 Tensor concat(std::span<const Tensor> parts, int axis);
 Tensor concat(std::initializer_list<Tensor> parts, int axis);
 // np.take(x, indices, axis): the result's `axis` extent is indices.size(); an index out of range

@@ -191,6 +191,15 @@ TEST_CASE("slice and unslice follow Python's clipping", "[layout]") {
       ref::require_close(acc, ref::binary(before, expected_u, [](double p, double q) { return p + q; }),
                          ref::tol_for(dt));
       require_equal(shared, before);
+      // ... and alpha times it (the reverse sweep adds with a factor of -1 into adjoints held so).
+      for (double alpha : {-1.0, 2.5}) {
+        Tensor scaled_acc = before.to(dt);
+        slice_add(scaled_acc, y, c.axis, c.start, c.stop, c.step, alpha);
+        ref::require_close(
+            scaled_acc,
+            ref::binary(before, expected_u, [alpha](double p, double q) { return p + alpha * q; }),
+            ref::tol_for(dt));
+      }
     }
     CHECK_THROWS_AS(slice(x, 1, 0, 5, 0), ValueError);
     CHECK_THROWS_WITH(slice(x, 1, 0, 5, -1), Contains("step") && Contains("-1"));

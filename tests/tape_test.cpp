@@ -273,6 +273,22 @@ TEST_CASE("tape: reverse rules adding into an existing adjoint agree with finite
     const auto e = exp(x), s = sin(x);
     return sum(e * s) + sum(s * s) + sum(2.0 - e) + sum(-s) + sum(3.0 * e);
   });
+  // Linear rules hand their cotangent on with a factor (-1, c). Recorded first, the product, x·x and
+  // slice then add into adjoints whose factor is the opposite of their cotangent's; 2·(-(3 - 5x))
+  // chains factors; 0.5 s and -s give s two adjoints of different factors to combine.
+  add("adjoints held with a factor: chains, sign flips and additions into them", Shape{3, 5},
+      [](const auto& x) {
+        const auto s = sin(x);
+        const auto product = s * cos(x);
+        const auto square = s * s;
+        const auto part = slice(x, 1, 1, 4);
+        return sum(product) + sum(square) + sum(exp(part)) + sum(-s) + sum(0.5 * s) + sum(-x) +
+               sum(2.0 * (-(3.0 - 5.0 * x)));
+      });
+  add("a factor reaching a 0-d input of a tensor product", Shape{4}, [](const auto& x) {
+    const auto c = sum(sin(x));  // 0-d
+    return sum(-(x * c)) + sum(3.0 - tanh(x) * c);
+  });
   for (const Case& c : cases) {
     INFO(c.name);
     const Tensor x0 = rnd(c.shape, -1, 1, 11);
@@ -330,6 +346,11 @@ TEST_CASE("tape: a rule writes over a cotangent's buffer only when nothing else 
   const Tensor em = exp(x0 * sin(x0));
   CHECK_THAT(g[1], AllClose(em, 1e-15, 1e-15));
   CHECK_THAT(g[0], AllClose(em * (sin(x0) + x0 * cos(x0)), 1e-14, 1e-15));
+  // An intermediate's adjoint held with a factor is handed out multiplied: -1 and 2.5 here.
+  const Var z = sum(-s) + sum(2.5 * m);
+  const std::vector<Tensor> gz = tape.gradient(z, {s, m});
+  CHECK_THAT(gz[0], AllClose(-1.0 + 2.5 * x0, 1e-15, 1e-15));
+  CHECK_THAT(gz[1], AllClose(Tensor::full(Shape{7}, 2.5), 0, 0));
 }
 
 // ---- replay --------------------------------------------------------------------------------------

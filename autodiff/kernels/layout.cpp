@@ -309,7 +309,7 @@ Tensor unslice(const Tensor& x, const Shape& shape, int axis, std::ptrdiff_t sta
 }
 
 void slice_add(Tensor& acc, const Tensor& x, int axis, std::ptrdiff_t start, std::ptrdiff_t stop,
-               std::ptrdiff_t step) {
+               std::ptrdiff_t step, double alpha) {
   check_same_dtype(acc, x, "slice_add");
   const int ax = normalize_axis(axis, acc.rank(), "slice_add");
   const Extents e = extents(acc.shape(), ax);
@@ -324,6 +324,7 @@ void slice_add(Tensor& acc, const Tensor& x, int axis, std::ptrdiff_t start, std
     using T = decltype(z);
     const T* px = x.data<T>();
     T* pa = acc.data<T>();  // detaches a shared buffer: px stays valid
+    const T a = static_cast<T>(alpha);
     // Runs of `len` contiguous elements: the whole slice of each outer index when step is 1.
     const std::size_t len = sr.step == 1 ? sr.count * e.inner : e.inner;
     const std::size_t runs = sr.step == 1 ? 1 : sr.count;
@@ -331,7 +332,10 @@ void slice_add(Tensor& acc, const Tensor& x, int axis, std::ptrdiff_t start, std
       for (std::size_t c = 0; c < runs; ++c) {
         T* dst = pa + (o * e.n + sr.start + c * sr.step) * e.inner;
         const T* src = px + (o * sr.count + c) * e.inner;
-        for (std::size_t j = 0; j < len; ++j) dst[j] += src[j];
+        if (alpha == 1.0)
+          for (std::size_t j = 0; j < len; ++j) dst[j] += src[j];
+        else
+          for (std::size_t j = 0; j < len; ++j) dst[j] += a * src[j];
       }
   });
 }

@@ -21,7 +21,7 @@ struct NegOp {  // y = -x;  x̄ = -g;  y_k = -x_k
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    if (!a.scaled_g_in_place(0, -1.0, gx)) gx[0] = -a.g;
+    gx.set_scaled(0, a.take_g(), -1.0);
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     each_coefficient(t, 0, ys, [](const Tensor& xk) { return -xk; });
@@ -356,7 +356,7 @@ struct ConstantMinusOp {                      // y = c - x;  x̄ = -g;  y_k = -x
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    if (!a.scaled_g_in_place(0, -1.0, gx)) gx[0] = -a.g;
+    gx.set_scaled(0, a.take_g(), -1.0);
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     each_coefficient(t, 0, ys, [](const Tensor& xk) { return -xk; });
@@ -372,7 +372,7 @@ struct MulConstantOp {                        // y = c x;  x̄ = c g;  y_k = c x
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    if (!a.scaled_g_in_place(0, a.constant, gx)) gx[0] = a.constant * a.g;
+    gx.set_scaled(0, a.take_g(), a.constant);
   }
   static void taylor(const TaylorArgs& t, Series& ys) {
     const double c = t.constant;
@@ -401,8 +401,7 @@ struct SubOp {  // y = a - b;  ā = g, b̄ = -g;  y_k = a_k - b_k
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
     if (a.wants(0)) gx[0] = sum_to(a.g, a.x(0).shape());
-    if (a.wants(1) && !a.scaled_g_in_place(1, -1.0, gx))
-      gx[1] = a.g.shape() == a.x(1).shape() ? -a.g : -sum_to(a.g, a.x(1).shape());
+    if (a.wants(1)) gx.set_scaled(1, sum_to(a.g, a.x(1).shape()), -1.0);
   }
   static void taylor(const TaylorArgs& t, Series& ys) { signed_sum_series(t, -1.0, ys); }
 };
@@ -420,7 +419,7 @@ struct MulOp {  // y = a b;  ā = g b, b̄ = g a;  y_k = Σ_{j=0..k} a_j b_{k-j}
       if (!a.wants(0)) return;
       if constexpr (std::is_same_v<X, Tensor>) {
         if (Tensor* acc = a.adjoint_to_add(0, a.g.shape())) {
-          add_product(*acc, a.g, a.x(0), 2.0);
+          add_product(*acc, a.g, a.x(0), 2.0 * a.sign(0));
           return;
         }
       }
@@ -441,7 +440,7 @@ struct MulOp {  // y = a b;  ā = g b, b̄ = g a;  y_k = Σ_{j=0..k} a_j b_{k-j}
       const X& other = a.x(1 - i);
       if constexpr (std::is_same_v<X, Tensor>) {
         if (Tensor* into = acc[static_cast<std::size_t>(i)]) {
-          add_product(*into, a.g, other);
+          add_product(*into, a.g, other, a.sign(i));
           continue;
         }
       }

@@ -89,7 +89,7 @@ struct SliceOp {  // y = x[start:stop:step] along axis;  x̄ = unslice(g)
     const Attrs& at = a.at();
     if constexpr (std::is_same_v<X, Tensor>) {
       if (Tensor* acc = a.adjoint_to_add(0, a.x().shape())) {  // no zero-filled full-size cotangent
-        slice_add(*acc, a.g, at.axis, at.start, at.stop, at.step);
+        slice_add(*acc, a.g, at.axis, at.start, at.stop, at.step, a.sign(0));
         return;
       }
     }

@@ -36,8 +36,27 @@ struct EvalArgsT {
 };
 using EvalArgs = EvalArgsT<Tensor>;
 
+// A rule's cotangents, one per input; an empty one is a symbolic zero. In value sweeps input k's
+// contribution is scale[k] · g[k]: a linear rule (-x, c·x, c - x, a - b) hands g on with a factor
+// instead of a pass over it, and the sweep applies factors only where it must (two adjoints of
+// different factors meet, a gradient is handed out). Recorded sweeps and the scalar lane multiply
+// at once.
 template <class X>
-using Cotangents = std::array<std::optional<X>, Node::max_inputs>;
+struct Cotangents {
+  std::array<std::optional<X>, Node::max_inputs> g;
+  std::array<double, Node::max_inputs> scale{1.0, 1.0, 1.0, 1.0};
+
+  std::optional<X>& operator[](std::size_t k) { return g[k]; }
+  // alpha x as input k's contribution.
+  void set_scaled(std::size_t k, X x, double alpha) {
+    if constexpr (std::is_same_v<X, Tensor>) {
+      g[k] = std::move(x);
+      scale[k] = alpha;
+    } else {
+      g[k] = alpha == -1.0 ? -x : alpha * x;
+    }
+  }
+};
 
 template <class X>
 struct VjpArgs {
@@ -50,7 +69,10 @@ struct VjpArgs {
   // The value sweep offers each input's adjoint accumulated so far (null for a first contribution,
   // in recorded sweeps and in anomaly mode). A rule may add its contribution into it in place,
   // saving the temporary and the sweep's separate addition, and then leaves that cotangent empty.
+  // It adds add_sign[k] times its contribution: adjoints and g may hold factors of opposite sign
+  // (Cotangents::scale; adjoints are offered only when the factors agree up to sign).
   std::array<Tensor*, Node::max_inputs> adjoint{};
+  std::array<double, Node::max_inputs> add_sign{1.0, 1.0, 1.0, 1.0};
   // The sweep's own tensor of g when this step is g's last use (value sweeps outside anomaly
   // mode): see spare_g.
   Tensor* spent_g = nullptr;
@@ -79,23 +101,7 @@ struct VjpArgs {
       if (Tensor* own = spare_g()) return std::move(*own);
     return g;
   }
-  // Makes alpha g input i's contribution without a new buffer where the sweep allows it: added
-  // into the input's adjoint in place (one pass), or g's own buffer scaled and moved into gx[i].
-  // False when neither applies; the rule then returns its cotangent as usual.
-  bool scaled_g_in_place(int i, double alpha, Cotangents<X>& gx) const {
-    if constexpr (std::is_same_v<X, Tensor>) {
-      if (Tensor* acc = adjoint_to_add(i, g.shape())) {
-        axpy(alpha, g, *acc);
-        return true;
-      }
-      if (Tensor* own = spare_g(); own != nullptr && own->shape() == x(i).shape()) {
-        scale(*own, alpha);
-        gx[static_cast<std::size_t>(i)] = std::move(*own);
-        return true;
-      }
-    }
-    return false;
-  }
+  double sign(int i) const { return add_sign[static_cast<std::size_t>(i)]; }
 };
 
 // A number with the dtype of x (and, for Var, on x's tape), for rules written once for both.

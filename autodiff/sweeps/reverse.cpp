@@ -47,7 +47,13 @@ struct Sweep<Tensor> {
   Tape& tape;
   detail::PoolVector<double> scalar;      // adjoints of real entries, from 0
   detail::PoolVector<std::int32_t> slot;  // zero, in_scalar, or an index into tensors
-  detail::StableVector<Tensor> tensors;   // chunks from the buffer cache: no heap call per sweep
+  // A tensor adjoint is scale · value: linear rules hand g on with a factor (rules::Cotangents),
+  // applied only when two adjoints of different factors meet or a gradient is handed out.
+  struct Adjoint {
+    Tensor value;
+    double scale = 1.0;
+  };
+  detail::StableVector<Adjoint> tensors;  // chunks from the buffer cache: no heap call per sweep
   // Scratch of the tensor steps, kept rather than made afresh each step: a real entry's adjoint as
   // a tensor (for the tensor rules), and the cotangents, emptied after each step.
   Tensor real_g;
@@ -66,14 +72,35 @@ struct Sweep<Tensor> {
     if (tape.node(i).real)
       accumulate_real(i, g.item());
     else
-      accumulate_tensor(i, std::move(g));
+      accumulate_tensor(i, std::move(g), 1.0);
   }
-  void accumulate_tensor(std::size_t i, Tensor&& g) {  // i is not real
-    if (slot[i] >= 0) {
-      tensors[static_cast<std::size_t>(slot[i])] += g;
-    } else {
+  // Adds s · g into the adjoint of entry i (not real).
+  void accumulate_tensor(std::size_t i, Tensor&& g, double s) {
+    if (slot[i] < 0) {
       slot[i] = static_cast<std::int32_t>(tensors.size());
-      tensors.push_back(std::move(g));
+      tensors.push_back({std::move(g), s});
+      return;
+    }
+    const auto j = static_cast<std::size_t>(slot[i]);
+    Tensor& acc = tensors[j].value;
+    if (s != tensors[j].scale) {  // else acc += g keeps the common factor
+      apply_scale(j);
+      if (s != 1.0) {
+        if (g.shape() == acc.shape()) {
+          axpy(s, g, acc);
+          return;
+        }
+        scale(g, s);
+      }
+    }
+    acc += g;
+  }
+  // Multiplies adjoint j out (a shared buffer is copied first: Tensor's writes detach it).
+  void apply_scale(std::size_t j) {
+    Adjoint& a = tensors[j];
+    if (a.scale != 1.0) {
+      scale(a.value, a.scale);
+      a.scale = 1.0;
     }
   }
   // Appends the adjoint of entry i to out as a tensor (moved out of the sweep), or zeros; built in
@@ -82,7 +109,9 @@ struct Sweep<Tensor> {
     if (slot[i] == in_scalar && tape.node(i).needs_grad) {
       out.emplace_back(scalar[i]);
     } else if (slot[i] >= 0) {
-      out.push_back(std::move(tensors[static_cast<std::size_t>(slot[i])]));
+      const auto j = static_cast<std::size_t>(slot[i]);
+      apply_scale(j);
+      out.push_back(std::move(tensors[j].value));
     } else {
       const Tensor& value = tape.value(i);
       out.push_back(Tensor::zeros(value.shape(), value.dtype()));
@@ -90,7 +119,7 @@ struct Sweep<Tensor> {
   }
   void release(std::size_t i) {  // frees a tensor adjoint once used (doubles need no freeing)
     if (slot[i] >= 0) {
-      tensors[static_cast<std::size_t>(slot[i])] = Tensor();
+      tensors[static_cast<std::size_t>(slot[i])].value = Tensor();
       slot[i] = zero;
     }
   }
@@ -100,8 +129,16 @@ struct Sweep<Tensor> {
   [[gnu::noinline]] void step(std::size_t i, bool last_use) {
     const Node& n = tape.node(i);
     const bool real = slot[i] == in_scalar;
-    if (real) real_g = Tensor(scalar[i]);
-    Tensor& g = real ? real_g : tensors[static_cast<std::size_t>(slot[i])];
+    const bool anomaly = tape.detect_anomaly();
+    double g_scale = 1.0;  // the rule runs on g; its cotangents carry the factor
+    if (real) {
+      real_g = Tensor(scalar[i]);
+    } else {
+      const auto j = static_cast<std::size_t>(slot[i]);
+      if (anomaly) apply_scale(j);  // anomaly mode checks true values
+      g_scale = tensors[j].scale;
+    }
+    Tensor& g = real ? real_g : tensors[static_cast<std::size_t>(slot[i])].value;
     rules::VjpArgs<Tensor> args{g, {}, tape.value(i), tape.attrs_of(i)};
     args.constant = n.constant();
     if (last_use) args.spent_g = &g;
@@ -112,10 +149,15 @@ struct Sweep<Tensor> {
       args.in[k] = &tape.value(input);
       args.wanted[k] = in.needs_grad;
       input_real[k] = in.real;
-      // rules may add into an existing adjoint in place (ops/rule_support.hpp); anomaly mode checks
-      // each contribution, so it gets them all as cotangents
+      // Rules may add into an existing adjoint in place (ops/rule_support.hpp), when its factor is
+      // g's up to sign; anomaly mode checks each contribution, so it gets them all as cotangents.
       const std::int32_t s = slot[input];
-      if (s >= 0 && !tape.detect_anomaly()) args.adjoint[k] = &tensors[static_cast<std::size_t>(s)];
+      if (s < 0 || anomaly) continue;
+      const double acc_scale = tensors[static_cast<std::size_t>(s)].scale;
+      if (acc_scale == g_scale || acc_scale == -g_scale) {
+        args.adjoint[k] = &tensors[static_cast<std::size_t>(s)].value;
+        args.add_sign[k] = acc_scale == g_scale ? 1.0 : -1.0;
+      }
     }
     rules::vjp_op(n.op, args, gin);
     for (std::size_t k = 0; k < n.num_inputs; ++k) {
@@ -123,13 +165,19 @@ struct Sweep<Tensor> {
       if (!gk) continue;
       if (args.wanted[k]) {
         const std::int32_t in = n.inputs[k];
-        if (tape.detect_anomaly()) check_cotangent_finite(tape, i, in, *gk);
+        double s = g_scale * gin.scale[k];
+        if (anomaly) {
+          if (s != 1.0) scale(*gk, s);
+          s = 1.0;
+          check_cotangent_finite(tape, i, in, *gk);
+        }
         if (input_real[k])
-          accumulate_real(static_cast<std::size_t>(in), gk->item());
+          accumulate_real(static_cast<std::size_t>(in), s * gk->item());
         else
-          accumulate_tensor(static_cast<std::size_t>(in), std::move(*gk));
+          accumulate_tensor(static_cast<std::size_t>(in), std::move(*gk), s);
       }
       gk.reset();  // empty for the next step
+      gin.scale[k] = 1.0;
     }
   }
 
