@@ -274,9 +274,17 @@ template <class X>
 void run(Sweep<X>& sweep, std::int32_t highest, std::span<const Var> wrt) {
   std::int32_t lowest = highest;
   for (const Var& v : wrt) lowest = std::min(lowest, v.index());
-  detail::PoolVector<std::uint8_t> keep(static_cast<std::size_t>(std::max(highest, 0)) + 1, 0);
-  for (const Var& v : wrt)
-    if (v.index() <= highest) keep[static_cast<std::size_t>(v.index())] = 1;
+  // Adjoints asked for are kept. Inputs are never stepped nor released, so only asked-for entries
+  // that the loop steps need marking: most gradients ask for inputs only and make no array.
+  detail::PoolVector<std::uint8_t> keep;
+  for (const Var& v : wrt) {
+    const std::int32_t i = v.index();
+    if (i <= lowest || i > highest || sweep.tape.node(static_cast<std::size_t>(i)).op == Op::Input) continue;
+    if (keep.size() == 0) keep.assign(static_cast<std::size_t>(highest) + 1, 0);
+    keep[static_cast<std::size_t>(i)] = 1;
+  }
+  const std::uint8_t* const kept = keep.data();  // null: nothing kept
+  const auto released = [kept](std::size_t i) { return kept == nullptr || kept[i] == 0; };
   const auto begin = static_cast<std::size_t>(lowest + 1), end = static_cast<std::size_t>(highest + 1);
   if constexpr (std::is_same_v<X, Tensor>) {
     const auto lane = sweep.lane();
@@ -288,14 +296,15 @@ void run(Sweep<X>& sweep, std::int32_t highest, std::span<const Var> wrt) {
             return;
           }
           if (n.op == Op::Input) return;
-          sweep.step(i, !keep[i]);
-          if (!keep[i]) sweep.release(i);
+          const bool last_use = released(i);
+          sweep.step(i, last_use);
+          if (last_use) sweep.release(i);
         });
   } else {  // the recorded sweep appends entries as it goes (for_each_entry allows it)
     sweep.tape.for_each_entry_descending(begin, end, [&](std::size_t i, const Node& n) {
       if (!sweep.has(i) || !n.needs_grad || n.op == Op::Input) return;
       sweep.step(i);
-      if (!keep[i]) sweep.release(i);
+      if (released(i)) sweep.release(i);
     });
   }
 }
