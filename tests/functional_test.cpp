@@ -165,6 +165,21 @@ TEST_CASE("functional: hessian and hvp (both methods) against central difference
        },
        rnd(Shape{3}, 0.2, 1.2, 7)},
       {"0-d", [](const Var& x) { return exp(x) * cos(x * x); }, rnd(Shape{}, -1, 1, 8)},
+      // The recorded gradient hands the seed's ones through sums, additions and products without
+      // recording them; here they also meet other contributions and broadcast operands.
+      {"rosenbrock",
+       [](const Var& x) {
+         const Var a = slice(x, 0, 0, 5), b = slice(x, 0, 1, 6);
+         const Var t = b - a * a, u = 1.0 - a;
+         return sum(100.0 * t * t + u * u);
+       },
+       rnd(Shape{6}, -1, 1, 10)},
+      {"ones meeting contributions and broadcasts",
+       [](const Var& x) {
+         const Var row = slice(x, 0, 0, 1);  // (1, 3), broadcast against x
+         return sum(x) + sum(x * x) + sum(exp(x) + x) + sum(x * row) + sum(x + slice(x, 0, 1, 2));
+       },
+       rnd(Shape{2, 3}, -1, 1, 11)},
   };
   for (const Fn& fn : fns) {
     INFO(fn.name);

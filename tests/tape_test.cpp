@@ -323,6 +323,27 @@ TEST_CASE("tape: adding into an adjoint never writes to a cotangent the caller s
   CHECK_THAT(g, AllClose(2.0 * x0 * w1 + reshape(w2, Shape{2, 3}), 1e-15, 1e-15));
 }
 
+TEST_CASE("tape: a recorded gradient multiplies by its seed's ones nowhere", "[tape][grad]") {
+  const Tensor a0 = rnd(Shape{4}, -1, 1, 17), b0 = rnd(Shape{4}, -1, 1, 18);
+  Tape tape;
+  const Var a = tape.variable(a0), b = tape.variable(b0);
+  const Var y = sum(a * b + b * b);
+  const std::size_t before = tape.size();
+  const Var wrt[] = {a, b};
+  const std::vector<Var> g = tape.gradient_vars(y, wrt);
+  // ā = b is b's own entry; b̄ = a + 2b takes three: 2b, the addition, and the seed's constant.
+  CHECK(g[0].index() == b.index());
+  CHECK(tape.size() - before == 3);
+  CHECK_THAT(g[0].value(), AllClose(b0, 0, 0));
+  CHECK_THAT(g[1].value(), AllClose(a0 + 2.0 * b0, 1e-15, 1e-15));
+  // A cotangent of ones that is itself a variable is multiplied by: its own gradient must flow.
+  const Var w = tape.variable(Tensor::ones(Shape{4}));
+  const Var p = a * b;
+  const Var outputs[] = {p}, cotangents[] = {w}, wrt_a[] = {a};
+  const Var ga = tape.vjp_vars(outputs, cotangents, wrt_a)[0];
+  CHECK_THAT(tape.gradient(sum(ga * a), {w})[0], AllClose(a0 * b0, 1e-15, 1e-15));
+}
+
 TEST_CASE("tape: a rule writes over a cotangent's buffer only when nothing else holds it", "[tape][vjp]") {
   // The caller's cotangent of a product, -x and c·x is read, never written; an intermediate asked
   // for keeps its adjoint although its product's rule comes after.

@@ -386,9 +386,19 @@ struct AddOp {  // y = a + b;  ā = g, b̄ = g;  y_k = a_k + b_k
     return e.x(0) + e.x(1);
   }
   template <class X>
+  static bool takes_one_g(const VjpArgs<X>& a) {  // no broadcast input: ones pass through
+    return a.x(0).shape() == a.out.shape() && a.x(1).shape() == a.out.shape();
+  }
+  template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
-    if (a.wants(0)) gx[0] = sum_to(a.g, a.x(0).shape());
-    if (a.wants(1)) gx[1] = sum_to(a.g, a.x(1).shape());
+    for (int i = 0; i < 2; ++i) {
+      if (!a.wants(i)) continue;
+      const auto k = static_cast<std::size_t>(i);
+      if (a.g_is_one)
+        gx.set_one(k, a.g);
+      else
+        gx[k] = sum_to(a.g, a.x(i).shape());
+    }
   }
   static void taylor(const TaylorArgs& t, Series& ys) { signed_sum_series(t, 1.0, ys); }
 };
@@ -411,10 +421,23 @@ struct MulOp {  // y = a b;  ā = g b, b̄ = g a;  y_k = Σ_{j=0..k} a_j b_{k-j}
   static X eval(const EvalArgsT<X>& e) {
     return e.x(0) * e.x(1);
   }
+  template <class X>
+  static bool takes_one_g(const VjpArgs<X>& a) {
+    return a.x(0).shape() == a.out.shape() && a.x(1).shape() == a.out.shape();
+  }
   // An input's adjoint offered by the sweep takes g b (or 2 g x) in one fused pass; else the
   // products are written over g's buffer where the sweep hands it over.
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    if (a.g_is_one) {  // g = 1: each input's cotangent is the other factor itself (2x for x · x)
+      if (&a.x(0) == &a.x(1)) {
+        if (a.wants(0)) gx[0] = a.x(0) * 2.0;
+        return;
+      }
+      if (a.wants(0)) gx[0] = a.x(1);
+      if (a.wants(1)) gx[1] = a.x(0);
+      return;
+    }
     if (&a.x(0) == &a.x(1)) {  // x · x (the same entry twice): one product, 2 g x, to one adjoint
       if (!a.wants(0)) return;
       if constexpr (std::is_same_v<X, Tensor>) {

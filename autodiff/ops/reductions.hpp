@@ -28,7 +28,15 @@ struct SumOp {  // y = Σ x;  x̄ = g broadcast back over the reduced axes;  y_k
                        static_cast<Tensor (*)(const Tensor&, int, bool)>(&sum), e);
   }
   template <class X>
+  static bool takes_one_g(const VjpArgs<X>&) {  // ones broadcast back are ones
+    return true;
+  }
+  template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
+    if (a.g_is_one) {
+      gx.set_one(0, a.g);
+      return;
+    }
     if constexpr (std::is_same_v<X, Tensor>) {
       if (a.at().axis == Attrs::all_axes) {  // the one value of g everywhere
         gx[0] = Tensor::full(a.x().shape(), a.g.item(), a.g.dtype());

@@ -45,8 +45,15 @@ template <class X>
 struct Cotangents {
   std::array<std::optional<X>, Node::max_inputs> g;
   std::array<double, Node::max_inputs> scale{1.0, 1.0, 1.0, 1.0};
+  // Recorded sweeps: cotangent k is 1 at every element of input k's shape (g[k] is then the
+  // incoming one, a placeholder); see VjpArgs::g_is_one.
+  std::array<bool, Node::max_inputs> one{};
 
   std::optional<X>& operator[](std::size_t k) { return g[k]; }
+  void set_one(std::size_t k, const X& placeholder) {
+    g[k] = placeholder;
+    one[k] = true;
+  }
   // alpha x as input k's contribution.
   void set_scaled(std::size_t k, X x, double alpha) {
     if constexpr (std::is_same_v<X, Tensor>) {
@@ -73,6 +80,10 @@ struct VjpArgs {
   // (Cotangents::scale; adjoints are offered only when the factors agree up to sign).
   std::array<Tensor*, Node::max_inputs> adjoint{};
   std::array<double, Node::max_inputs> add_sign{1.0, 1.0, 1.0, 1.0};
+  // Recorded sweeps: g is 1 at every element (a gradient's seed, handed on through sums and
+  // additions), set only for rules whose takes_one_g(args) says they use it. A rule then records
+  // nothing for a multiplication by g (a product hands each input the other factor).
+  bool g_is_one = false;
   // The sweep's own tensor of g when this step is g's last use (value sweeps outside anomaly
   // mode): see spare_g.
   Tensor* spent_g = nullptr;

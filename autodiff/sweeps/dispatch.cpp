@@ -47,6 +47,30 @@ void vjp_op(Op op, const VjpArgs<X>& args, Cotangents<X>& cotangents) {
   throw Error("internal: unknown op");
 }
 
+template <class Rule, class X>
+concept TakesOneG = requires(const VjpArgs<X>& a) {
+  { Rule::takes_one_g(a) } -> std::same_as<bool>;
+};
+
+template <class Rule>
+bool rule_takes_one_g(const VjpArgs<Var>& args) {
+  if constexpr (TakesOneG<Rule, Var>)
+    return Rule::takes_one_g(args);
+  else
+    return false;
+}
+
+bool takes_one_g(Op op, const VjpArgs<Var>& args) {
+  switch (op) {
+#define JETGRAD_OP_TAKES_ONE(name, arity) \
+  case Op::name:                          \
+    return rule_takes_one_g<name##Op>(args);
+    JETGRAD_PRIMITIVES(JETGRAD_OP_TAKES_ONE)
+#undef JETGRAD_OP_TAKES_ONE
+  }
+  return false;
+}
+
 void taylor_op(Op op, const TaylorArgs& args, Series& out) {
   switch (op) {
 #define JETGRAD_OP_TAYLOR(name, arity) \

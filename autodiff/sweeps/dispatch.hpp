@@ -17,6 +17,9 @@ extern template void vjp_op<Var>(Op, const VjpArgs<Var>&, Cotangents<Var>&);
 
 void taylor_op(Op op, const TaylorArgs& args, Series& out);
 
+// Recorded sweeps: whether the op's reverse rule uses VjpArgs::g_is_one for these arguments.
+bool takes_one_g(Op op, const VjpArgs<Var>& args);
+
 // Ops whose value the tape may defer until first read (rules with `layout` and `eval_into`): the
 // result's uninitialized tensor of the right shape and dtype, and the value computed into it.
 bool op_is_deferrable(Op op);

@@ -224,25 +224,49 @@ struct Sweep<Tensor> {
 // Adjoint accumulation over variables: rules record onto the tape as they go (entries never move,
 // so references to earlier ones stay valid).
 template <>
+// An adjoint may be "one": 1 at every element of its entry's shape, not yet on the tape (a
+// gradient's seed, handed on by sums and additions). Rules that use it (VjpArgs::g_is_one)
+// record nothing for multiplying by it; for the others, and where it meets another contribution,
+// it becomes a constant of ones.
 struct Sweep<Var> {
   Tape& tape;
   std::vector<std::optional<Var>> adjoint;
-  std::vector<Var> handles;  // Var for every entry that existed when the sweep started
+  std::vector<std::uint8_t> one;  // adjoint[i] is one (and holds a placeholder)
+  std::vector<Var> handles;       // Var for every entry that existed when the sweep started
 
   bool has(std::size_t i) const { return adjoint[i].has_value(); }
-  void release(std::size_t i) { adjoint[i].reset(); }
-  void accumulate(std::int32_t i, Var&& g) {
-    auto& slot = adjoint[static_cast<std::size_t>(i)];
-    if (slot)
-      slot = *slot + g;
-    else
+  void release(std::size_t i) {
+    adjoint[i].reset();
+    one[i] = 0;
+  }
+  Var ones_of(std::size_t i) const {
+    const Tensor& layout = tape.value_layout(i);
+    return tape.constant(Tensor::ones(layout.shape(), layout.dtype()));
+  }
+  // The adjoint of entry i as a variable on the tape.
+  const Var& materialized(std::size_t i) {
+    if (one[i]) {
+      adjoint[i] = ones_of(i);
+      one[i] = 0;
+    }
+    return *adjoint[i];
+  }
+  void accumulate(std::int32_t index, Var&& g, bool g_is_one = false) {
+    const auto i = static_cast<std::size_t>(index);
+    auto& slot = adjoint[i];
+    if (!slot) {
       slot = std::move(g);
+      one[i] = g_is_one;
+      return;
+    }
+    const Var sum = materialized(i) + (g_is_one ? ones_of(i) : g);
+    slot = sum;
   }
   void step(std::size_t i) {
     const Node& n = tape.node(i);
     const int num_inputs = n.num_inputs;
     const std::array<std::int32_t, Node::max_inputs> inputs = n.inputs;
-    const Var g = *adjoint[i];
+    Var g = *adjoint[i];
     rules::VjpArgs<Var> args{g, {}, handles[i], tape.attrs_of(i)};
     args.constant = n.constant();
     for (int k = 0; k < num_inputs; ++k) {
@@ -250,12 +274,17 @@ struct Sweep<Var> {
       args.in[static_cast<std::size_t>(k)] = &handles[input];
       args.wanted[static_cast<std::size_t>(k)] = tape.node(input).needs_grad;
     }
+    if (one[i]) {
+      args.g_is_one = rules::takes_one_g(n.op, args);
+      if (!args.g_is_one) g = materialized(i);  // args.g refers to g
+    }
     rules::Cotangents<Var> gin;
     rules::vjp_op(n.op, args, gin);
     for (int k = 0; k < num_inputs; ++k) {
       auto& gk = gin[static_cast<std::size_t>(k)];
       const std::int32_t in = inputs[static_cast<std::size_t>(k)];
-      if (gk && tape.node(static_cast<std::size_t>(in)).needs_grad) accumulate(in, std::move(*gk));
+      if (gk && tape.node(static_cast<std::size_t>(in)).needs_grad)
+        accumulate(in, std::move(*gk), gin.one[static_cast<std::size_t>(k)]);
     }
   }
 };
@@ -307,6 +336,15 @@ void run(Sweep<X>& sweep, std::int32_t highest, std::span<const Var> wrt) {
       if (released(i)) sweep.release(i);
     });
   }
+}
+
+// A cotangent that is a constant (no gradient flows into it) of ones: a gradient's seed.
+bool is_constant_one(const Var& c) {
+  if (c.needs_grad()) return false;
+  const Tensor& v = c.value();
+  for (std::size_t e = 0; e < v.numel(); ++e)
+    if (v.at(e) != 1.0) return false;
+  return true;
 }
 
 // A gradient's output: on `tape`, with one element (other outputs take vjp and a cotangent).
@@ -408,7 +446,7 @@ std::vector<Var> Tape::vjp_vars(std::span<const Var> outputs, std::span<const Va
   }
   for (const Var& v : wrt) check_var(v, "gradient");
   const std::size_t n = nodes_.size();
-  Sweep<Var> sweep{*this, std::vector<std::optional<Var>>(n), {}};
+  Sweep<Var> sweep{*this, std::vector<std::optional<Var>>(n), std::vector<std::uint8_t>(n, 0), {}};
   sweep.handles.reserve(n);
   for (std::size_t i = 0; i < n; ++i)
     sweep.handles.push_back(Var(this, static_cast<std::int32_t>(i), generation_));
@@ -418,15 +456,15 @@ std::vector<Var> Tape::vjp_vars(std::span<const Var> outputs, std::span<const Va
     check_var(cotangents[k], "vjp");
     check_cotangent(outputs[k].value(), cotangents[k].value(), k);
     if (!nodes_[static_cast<std::size_t>(outputs[k].index())].needs_grad) continue;
-    sweep.accumulate(outputs[k].index(), Var(cotangents[k]));
+    sweep.accumulate(outputs[k].index(), Var(cotangents[k]), is_constant_one(cotangents[k]));
     highest = std::max(highest, outputs[k].index());
   }
   run(sweep, highest, wrt);
   std::vector<Var> grads;
   grads.reserve(wrt.size());
   for (const Var& v : wrt) {
-    auto& slot = sweep.adjoint[static_cast<std::size_t>(v.index())];
-    grads.push_back(slot ? *slot : constant(Tensor::zeros(v.shape(), v.dtype())));
+    const auto i = static_cast<std::size_t>(v.index());
+    grads.push_back(sweep.adjoint[i] ? sweep.materialized(i) : constant(Tensor::zeros(v.shape(), v.dtype())));
   }
   return grads;
 }
