@@ -84,8 +84,7 @@ struct VjpArgs {
   // additions), set only for rules whose takes_one_g(args) says they use it. A rule then records
   // nothing for a multiplication by g (a product hands each input the other factor).
   bool g_is_one = false;
-  // The sweep's own tensor of g when this step is g's last use (value sweeps outside anomaly
-  // mode): see spare_g.
+  // The sweep's own tensor of g when this step is g's last use (value sweeps; see spare_g).
   Tensor* spent_g = nullptr;
 
   const X& x(int i = 0) const { return *in[static_cast<std::size_t>(i)]; }

@@ -222,12 +222,11 @@ struct Sweep<Tensor> {
 };
 
 // Adjoint accumulation over variables: rules record onto the tape as they go (entries never move,
-// so references to earlier ones stay valid).
+// so references to earlier ones stay valid). An adjoint may be "one": 1 at every element of its
+// entry's shape, not yet on the tape (a gradient's seed, handed on by sums and additions). Rules
+// that use it (VjpArgs::g_is_one) record nothing for multiplying by it; for the others, and where
+// it meets another contribution, it becomes a constant of ones.
 template <>
-// An adjoint may be "one": 1 at every element of its entry's shape, not yet on the tape (a
-// gradient's seed, handed on by sums and additions). Rules that use it (VjpArgs::g_is_one)
-// record nothing for multiplying by it; for the others, and where it meets another contribution,
-// it becomes a constant of ones.
 struct Sweep<Var> {
   Tape& tape;
   std::vector<std::optional<Var>> adjoint;
