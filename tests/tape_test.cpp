@@ -336,6 +336,13 @@ TEST_CASE("tape: a recorded gradient multiplies by its seed's ones nowhere", "[t
   CHECK(tape.size() - before == 3);
   CHECK_THAT(g[0].value(), AllClose(b0, 0, 0));
   CHECK_THAT(g[1].value(), AllClose(a0 + 2.0 * b0, 1e-15, 1e-15));
+  // A mean's division takes the seed as the ones it needs (no second constant): seed, g / 4, the
+  // sum's reshape and broadcast, and 2 g a.
+  const Var m = sum(a * a) / 4.0;
+  const std::size_t before_mean = tape.size();
+  const Var gm = tape.gradient_vars(m, std::span<const Var>(wrt, 1))[0];
+  CHECK(tape.size() - before_mean == 6);
+  CHECK_THAT(gm.value(), AllClose(0.5 * a0, 1e-15, 1e-15));
   // A cotangent of ones that is itself a variable is multiplied by: its own gradient must flow.
   const Var w = tape.variable(Tensor::ones(Shape{4}));
   const Var p = a * b;

@@ -242,10 +242,13 @@ struct Sweep<Var> {
     const Tensor& layout = tape.value_layout(i);
     return tape.constant(Tensor::ones(layout.shape(), layout.dtype()));
   }
-  // The adjoint of entry i as a variable on the tape.
+  // The adjoint of entry i as a variable on the tape. A one's placeholder is the seed, a constant
+  // of ones of the output's layout: it serves as is where the layouts agree (at the output itself).
   const Var& materialized(std::size_t i) {
     if (one[i]) {
-      adjoint[i] = ones_of(i);
+      const Tensor& layout = tape.value_layout(i);
+      if (!(adjoint[i]->shape() == layout.shape()) || adjoint[i]->dtype() != layout.dtype())
+        adjoint[i] = ones_of(i);
       one[i] = 0;
     }
     return *adjoint[i];
