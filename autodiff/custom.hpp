@@ -13,6 +13,10 @@
 //   };
 //   Var y = custom<Cube>({x});
 //
+// vjp must be linear in g, as a vector-Jacobian product is: the reverse sweep may hand it g without
+// a factor it keeps aside (the adjoint of -y, say) and multiply the results by that factor
+// afterwards (docs/decisions.md 18).
+//
 // A Taylor rule is optional: `static std::vector<Tensor> taylor(const CustomInputs<Tensor>& x,
 // std::span<const std::vector<Tensor>* const> series, const Tensor& y, int K)` gets each input's
 // coefficients x_1..x_K (shape [D] + shape(x), nullptr for an input with no series) and returns
