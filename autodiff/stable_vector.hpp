@@ -7,12 +7,11 @@
 #pragma once
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
-#include <cstring>
 #include <memory>
 #include <new>
 #include <utility>
+#include <vector>
 
 #include "autodiff/buffer_pool.hpp"
 
@@ -29,8 +28,7 @@ class StableVector {
   StableVector& operator=(const StableVector&) = delete;
   ~StableVector() {
     clear();
-    for (std::size_t c = 0; c < num_chunks_; ++c) release_buffer(chunks_[c], chunk_bytes_);
-    if (chunks_ != first_chunks_.data()) release_buffer(reinterpret_cast<std::byte*>(chunks_), table_bytes_);
+    for (std::byte* c : chunks_) release_buffer(c, chunk_bytes_);
   }
 
   std::size_t size() const { return size_; }
@@ -42,7 +40,7 @@ class StableVector {
   // Inline, with the new chunk out of line: recording scalar code appends an entry per operation.
   template <class... Args>
   [[gnu::always_inline]] T& emplace_back(Args&&... args) {
-    if ((size_ >> chunk_bits) == num_chunks_) [[unlikely]]
+    if ((size_ >> chunk_bits) == chunks_.size()) [[unlikely]]
       add_chunk();
     T* p = ::new (static_cast<void*>(slot_address(size_))) T(std::forward<Args>(args)...);
     ++size_;
@@ -79,31 +77,16 @@ class StableVector {
  private:
   static_assert(alignof(T) <= 64, "chunks are 64-byte aligned");
   [[gnu::noinline]] void add_chunk() {
-    if (num_chunks_ == table_capacity_) grow_table();
     std::size_t bytes = chunk_size * sizeof(T);
-    chunks_[num_chunks_] = acquire_buffer(bytes);  // 64-byte aligned, enough for any T here
-    ++num_chunks_;
+    chunks_.push_back(acquire_buffer(bytes));  // 64-byte aligned, enough for any T here
     chunk_bytes_ = bytes;
-  }
-  void grow_table() {
-    std::size_t bytes = 2 * table_capacity_ * sizeof(std::byte*);
-    auto** table = reinterpret_cast<std::byte**>(acquire_buffer(bytes));
-    std::memcpy(table, chunks_, num_chunks_ * sizeof(std::byte*));
-    if (chunks_ != first_chunks_.data()) release_buffer(reinterpret_cast<std::byte*>(chunks_), table_bytes_);
-    chunks_ = table;
-    table_bytes_ = bytes;
-    table_capacity_ = bytes / sizeof(std::byte*);
   }
   std::byte* slot_address(std::size_t i) {
     return chunks_[i >> chunk_bits] + (i & (chunk_size - 1)) * sizeof(T);
   }
   T& slot(std::size_t i) { return *std::launder(reinterpret_cast<T*>(slot_address(i))); }
 
-  // The chunk table: inline for the first chunks (a tape or sweep of up to 2,048 entries asks the
-  // cache for no table), then from the cache. Never moved: the vector is neither copied nor moved.
-  std::array<std::byte*, 4> first_chunks_{};
-  std::byte** chunks_ = first_chunks_.data();
-  std::size_t num_chunks_ = 0, table_capacity_ = first_chunks_.size(), table_bytes_ = 0;
+  std::vector<std::byte*> chunks_;
   std::size_t chunk_bytes_ = 0;
   std::size_t size_ = 0;
 };

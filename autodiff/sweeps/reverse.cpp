@@ -53,7 +53,7 @@ struct Sweep<Tensor> {
     Tensor value;
     double scale = 1.0;
   };
-  detail::StableVector<Adjoint> tensors;  // chunks from the buffer cache: no heap call per sweep
+  detail::StableVector<Adjoint> tensors;  // chunks from the buffer cache
   // Scratch of the tensor steps, kept rather than made afresh each step: a real entry's adjoint as
   // a tensor (for the tensor rules), and the cotangents, emptied after each step.
   Tensor real_g;
