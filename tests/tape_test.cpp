@@ -267,8 +267,8 @@ TEST_CASE("tape: reverse rules adding into an existing adjoint agree with finite
     const auto p = s + cos(x);
     return sum(p + neg);
   });
-  // Each sum hands its term a cotangent of its own, at its last use: the product, x·x, c - e, -e
-  // and c·e rules write their cotangents over its buffer.
+  // Each sum hands its term a cotangent of its own, at its last use: the product and x·x write
+  // their cotangents over its buffer; c - e, -e and c·e hand it on with a factor.
   add("cotangents written over the incoming cotangent's buffer", Shape{2, 5}, [](const auto& x) {
     const auto e = exp(x), s = sin(x);
     return sum(e * s) + sum(s * s) + sum(2.0 - e) + sum(-s) + sum(3.0 * e);
