@@ -386,8 +386,8 @@ struct AddOp {  // y = a + b;  ā = g, b̄ = g;  y_k = a_k + b_k
     return e.x(0) + e.x(1);
   }
   template <class X>
-  static bool takes_one_g(const VjpArgs<X>& a) {  // no broadcast input: ones pass through
-    return a.x(0).shape() == a.out.shape() && a.x(1).shape() == a.out.shape();
+  static bool takes_one_g(const VjpArgs<X>& a) {  // ones pass through to inputs of their shape
+    return a.inputs_have_output_shape();
   }
   template <class X>
   static void vjp(const VjpArgs<X>& a, Cotangents<X>& gx) {
@@ -423,7 +423,7 @@ struct MulOp {  // y = a b;  ā = g b, b̄ = g a;  y_k = Σ_{j=0..k} a_j b_{k-j}
   }
   template <class X>
   static bool takes_one_g(const VjpArgs<X>& a) {
-    return a.x(0).shape() == a.out.shape() && a.x(1).shape() == a.out.shape();
+    return a.inputs_have_output_shape();
   }
   // An input's adjoint offered by the sweep takes g b (or 2 g x) in one fused pass; else the
   // products are written over g's buffer where the sweep hands it over.

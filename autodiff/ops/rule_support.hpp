@@ -112,6 +112,12 @@ struct VjpArgs {
     return g;
   }
   double sign(int i) const { return add_sign[static_cast<std::size_t>(i)]; }
+  // No input is broadcast: each has the output's shape.
+  bool inputs_have_output_shape() const {
+    for (const X* x : in)
+      if (x != nullptr && !(x->shape() == out.shape())) return false;
+    return true;
+  }
 };
 
 // A number with the dtype of x (and, for Var, on x's tape), for rules written once for both.
